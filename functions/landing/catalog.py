@@ -1,0 +1,142 @@
+"""Journal and current-state writes: one Core statement per batch, ordering decided by the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from landing.enrich import Head
+from landing.models import Object, ObjectEvent
+from landing.s3events import S3Record
+
+objects: Table = Object.__table__  # type: ignore[assignment]
+object_events: Table = ObjectEvent.__table__  # type: ignore[assignment]
+
+# Columns an event (plus its HEAD answer) decides; created_at and upload_id are kept on update.
+DECIDED_COLUMNS = (
+    "version_id",
+    "sequence_number",
+    "size",
+    "e_tag",
+    "content_type",
+    "storage_class",
+    "user_metadata",
+    "checksum_algorithm",
+    "last_modified_date",
+    "is_deleted",
+    "deleted_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    received: int
+    journalled: int
+    applied: int
+
+    @property
+    def duplicates(self) -> int:
+        """Events already in the journal (redeliveries, or the same event by another path)."""
+        return self.received - self.journalled
+
+    @property
+    def stale(self) -> int:
+        """New events that lost to a newer one already recorded for their key."""
+        return max(self.journalled - self.applied, 0)
+
+
+def _journal_row(record: S3Record) -> dict[str, Any]:
+    return {
+        "bucket": record.bucket,
+        "key": record.key,
+        "sequence_number": record.sequencer,
+        "record_type": record.record_type,
+        "event_name": record.event_name,
+        "record_timestamp": record.event_time,
+        "version_id": record.version_id,
+        "size": record.size,
+        "e_tag": record.e_tag,
+        "request_id": record.request_id,
+        "source": record.source,
+    }
+
+
+def _object_row(record: S3Record, head: Head | None) -> dict[str, Any]:
+    deleted = record.record_type == "DELETE"
+    return {
+        "bucket": record.bucket,
+        "key": record.key,
+        "version_id": record.version_id,
+        "sequence_number": record.sequencer,
+        "size": record.size,
+        "e_tag": record.e_tag,
+        "content_type": head.content_type if head else None,
+        "storage_class": head.storage_class if head else None,
+        "user_metadata": head.user_metadata if head else None,
+        "checksum_algorithm": head.checksum_algorithm if head else None,
+        "last_modified_date": None if deleted else (head.last_modified if head else record.event_time),
+        "is_deleted": deleted,
+        "deleted_at": record.event_time if deleted else None,
+    }
+
+
+def _rank(record: S3Record) -> tuple[str, bool]:
+    """The ordering rule, also enforced in SQL: greater sequencer wins; on a tie, the DELETE wins."""
+    return (record.sequencer, record.record_type == "DELETE")
+
+
+def record_events(
+    session: Session,
+    records: Sequence[S3Record],
+    heads: Mapping[tuple[str, str, str, str], Head | None] | None = None,
+) -> WriteResult:
+    """Journal every distinct event and move each object row to its newest event, in one statement.
+
+    A redelivered event adds no journal row (unique identity, ON CONFLICT DO NOTHING); the objects
+    upsert only overwrites a row whose (sequence_number, is_deleted) is smaller than the event's,
+    so stale creates cannot resurrect a tombstone and stale deletes cannot hide a newer object,
+    whatever order concurrent invocations commit in. Rows are sorted so that concurrent batches
+    take row locks in the same order.
+    """
+    if not records:
+        return WriteResult(0, 0, 0)
+    heads = heads or {}
+    journal = {r.identity: _journal_row(r) for r in records}
+    # One statement cannot upsert the same row twice: pick each key's newest event here; the
+    # database still decides between it and what is already stored.
+    newest: dict[tuple[str, str], S3Record] = {}
+    for record in records:
+        current = newest.get((record.bucket, record.key))
+        if current is None or _rank(record) > _rank(current):
+            newest[(record.bucket, record.key)] = record
+    object_rows = [_object_row(r, heads.get(r.identity)) for _, r in sorted(newest.items())]
+
+    events_insert = (
+        insert(object_events)
+        .values([journal[identity] for identity in sorted(journal)])
+        .on_conflict_do_nothing(constraint="uq_object_events_identity")
+        .returning(object_events.c.id)
+        .cte("journalled")
+    )
+    upsert = insert(objects).values(object_rows)
+    objects_upsert = (
+        upsert.on_conflict_do_update(
+            index_elements=[objects.c.bucket, objects.c.key],
+            set_={**{name: upsert.excluded[name] for name in DECIDED_COLUMNS}, "updated_at": func.now()},
+            where=tuple_(objects.c.sequence_number, objects.c.is_deleted)
+            < tuple_(upsert.excluded.sequence_number, upsert.excluded.is_deleted),
+        )
+        .returning(objects.c.key)
+        .cte("applied")
+    )
+    statement = select(
+        select(func.count()).select_from(events_insert).scalar_subquery(),
+        select(func.count()).select_from(objects_upsert).scalar_subquery(),
+    )
+    journalled, applied = session.execute(statement).one()
+    return WriteResult(received=len(records), journalled=int(journalled), applied=int(applied))

@@ -1,0 +1,106 @@
+"""The `landing` command: migrate, invoke, demo (and the local tools built on them)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+HANDLERS = {
+    "IngestFunction": "landing.handlers.ingest",
+    "UploadsFunction": "landing.handlers.uploads",
+}
+
+
+def _database() -> str:
+    """DATABASE_URL, or the embedded server's (started on demand); set before landing.db is imported."""
+    from landing.local.embedded import ensure_database_url
+
+    return ensure_database_url()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _database()
+    from landing import db, migrate
+
+    revision = migrate.upgrade(db.require_engine())
+    print(f"database at revision {revision}")
+    return 0
+
+
+def _apply_env_vars(path: str | None, function: str) -> None:
+    """Apply a `sam local invoke --env-vars` file: Parameters for all, then the function's own."""
+    if not path:
+        return
+    data = json.loads(Path(path).read_text())
+    for section in ("Parameters", function):
+        for name, value in (data.get(section) or {}).items():
+            if value is not None and value != "":
+                os.environ[name] = str(value)
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    function = args.function
+    if function not in HANDLERS:
+        print(f"unknown function {function!r}; choose from {', '.join(HANDLERS)}", file=sys.stderr)
+        return 2
+    _apply_env_vars(args.env_vars, function)
+    event: Any = json.loads(Path(args.event).read_text() if args.event != "-" else sys.stdin.read())
+    _database()
+    from landing.lambda_context import local_context
+
+    module = importlib.import_module(HANDLERS[function])
+    context = local_context(function, timeout_s=args.timeout)
+    try:
+        response = module.handler(event, context)
+    except Exception as error:
+        print(json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}, indent=2))
+        return 1
+    print(json.dumps(response, indent=2, default=str))
+    if isinstance(response, dict) and response.get("batchItemFailures"):
+        return 1
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _database()
+    from landing import db, migrate
+    from landing.local import demo
+
+    migrate.upgrade(db.require_engine())
+    return demo.run()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="landing", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("migrate", help="apply the Alembic migrations (DATABASE_URL or the embedded database)")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser(
+        "invoke", help="run a handler in-process on an event file (Docker-free sam local invoke)"
+    )
+    p.add_argument("function", help="IngestFunction or UploadsFunction")
+    p.add_argument("event", help="event JSON file (or - for stdin)")
+    p.add_argument("--env-vars", help="environment file in sam local invoke format (infra/env.json)")
+    p.add_argument("--timeout", type=float, default=30.0, help="function timeout in seconds (context)")
+    p.set_defaults(func=cmd_invoke)
+
+    p = sub.add_parser("demo", help="end-to-end demo on the embedded database and a local S3")
+    p.set_defaults(func=cmd_demo)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

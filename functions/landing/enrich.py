@@ -1,0 +1,108 @@
+"""HeadObject enrichment for creates: plain data in, plain data out, safe to run in worker threads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from landing.s3events import S3Record
+from landing.settings import get_settings
+
+# 404/403 and friends: the object is gone or hidden from us; the row is recorded from the event.
+GONE_CODES = frozenset(
+    {"404", "403", "NoSuchKey", "NoSuchBucket", "NoSuchVersion", "NotFound", "AccessDenied", "Forbidden"}
+)
+CHECKSUM_FIELDS = ("ChecksumCRC64NVME", "ChecksumCRC32C", "ChecksumCRC32", "ChecksumSHA256", "ChecksumSHA1")
+
+
+class RetryableS3Error(RuntimeError):
+    """HeadObject was throttled or failed server-side: the record must be retried, not guessed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    e_tag: str | None
+    content_type: str | None
+    user_metadata: dict[str, str]
+    storage_class: str
+    checksum_algorithm: str | None
+    last_modified: datetime | None
+
+
+@cache
+def s3_client() -> Any:
+    """One S3 client per execution environment, built on first use so tests can install moto first."""
+    import boto3
+    from botocore.config import Config
+
+    settings = get_settings()
+    return boto3.client(
+        "s3",
+        region_name=settings.aws_region,
+        endpoint_url=settings.s3_endpoint_url,
+        config=Config(
+            connect_timeout=2,
+            read_timeout=5,
+            retries={"mode": "standard", "max_attempts": 3},
+        ),
+    )
+
+
+@cache
+def _executor(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="head")
+
+
+def head(bucket: str, key: str, version_id: str | None, expected_etag: str | None) -> Head | None:
+    """HeadObject for one create; None when the answer cannot describe the event's object."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
+    if version_id and version_id != "null":
+        params["VersionId"] = version_id
+    try:
+        response = s3_client().head_object(**params)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in GONE_CODES or status in (400, 403, 404):
+            return None
+        raise RetryableS3Error(f"HeadObject s3://{bucket}/{key} failed: {code or status}") from error
+    except BotoCoreError as error:
+        raise RetryableS3Error(f"HeadObject s3://{bucket}/{key} failed: {error}") from error
+    e_tag = str(response.get("ETag") or "").strip('"') or None
+    if expected_etag and e_tag != expected_etag:
+        return None  # overwritten since the event: this answer describes another object
+    return Head(
+        e_tag=e_tag,
+        content_type=response.get("ContentType"),
+        user_metadata=dict(response.get("Metadata") or {}),
+        storage_class=response.get("StorageClass") or "STANDARD",
+        checksum_algorithm=next(
+            (name.removeprefix("Checksum") for name in CHECKSUM_FIELDS if response.get(name)), None
+        ),
+        last_modified=response.get("LastModified"),
+    )
+
+
+HeadOutcome = Head | None | RetryableS3Error
+
+
+def head_many(records: Sequence[S3Record]) -> dict[tuple[str, str, str, str], HeadOutcome]:
+    """HEAD every create, in a small thread pool when there are several; failures are returned."""
+    creates = {r.identity: r for r in records if r.record_type == "CREATE"}
+
+    def one(record: S3Record) -> HeadOutcome:
+        try:
+            return head(record.bucket, record.key, record.version_id, record.e_tag)
+        except RetryableS3Error as error:
+            return error
+
+    if len(creates) <= 1:
+        return {identity: one(record) for identity, record in creates.items()}
+    pool = _executor(get_settings().head_workers)
+    return dict(zip(creates, pool.map(one, creates.values()), strict=True))

@@ -1,0 +1,162 @@
+"""IngestFunction: S3 notifications (direct, via SQS, or EventBridge) -> catalog rows, one session each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+
+from landing import db, ingest, s3events
+from landing.catalog import WriteResult
+from landing.lambda_context import local_context
+from landing.observability import logger, metrics
+from landing.s3events import InvalidEvent, S3Record
+from landing.uow import bound_statements, statement_budget_ms, unit_of_work
+
+# Errors one message's rows can cause on their own; anything else (timeouts, a lost connection)
+# would fail the per-message retry the same way, so the whole batch is reported instead.
+RECORD_ERRORS = (DataError, IntegrityError)
+
+
+def _count(result: WriteResult, skipped: int = 0, failed: int = 0) -> None:
+    metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=result.journalled)
+    metrics.add_metric(name="DuplicatesAbsorbed", unit=MetricUnit.Count, value=result.duplicates)
+    metrics.add_metric(name="StaleEventsIgnored", unit=MetricUnit.Count, value=result.stale)
+    if skipped:
+        metrics.add_metric(name="EventsSkipped", unit=MetricUnit.Count, value=skipped)
+    if failed:
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=failed)
+
+
+def _summary(result: WriteResult, skipped: int) -> dict[str, Any]:
+    return {
+        "records": result.received,
+        "journalled": result.journalled,
+        "applied": result.applied,
+        "duplicates": result.duplicates,
+        "stale": result.stale,
+        "skipped": skipped,
+    }
+
+
+def _direct(parsed: s3events.Parsed, context: Any) -> dict[str, Any]:
+    """Direct S3 / EventBridge: one unit of work, all or nothing; raising makes Lambda retry."""
+    heads = ingest.enrich_records(parsed.records)
+    failure = ingest.first_failure(parsed.records, heads)
+    if failure is not None:
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+        raise failure
+    with unit_of_work(context) as session:
+        result = ingest.apply(session, parsed.records, heads)
+    _count(result, parsed.skipped)
+    logger.info("recorded events", extra=_summary(result, parsed.skipped))
+    return _summary(result, parsed.skipped)
+
+
+def _parse_messages(event: dict[str, Any]) -> tuple[dict[str, s3events.Parsed], list[str]]:
+    parsed: dict[str, s3events.Parsed] = {}
+    failed: list[str] = []
+    for message_id, body in s3events.sqs_messages(event):
+        try:
+            parsed[message_id] = s3events.from_sqs_body(body)
+        except InvalidEvent as error:
+            logger.warning("unusable SQS message", extra={"message_id": message_id, "error": str(error)})
+            failed.append(message_id)
+    return parsed, failed
+
+
+def _sqs(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS batch: one session; failed messages are reported, the rest commit.
+
+    Fast path: every good message's records in one statement. If that statement fails on data,
+    the transaction is redone with one savepoint per message so only the culprits are reported.
+    """
+    parsed, failed = _parse_messages(event)
+    records = [r for p in parsed.values() for r in p.records]
+    heads = ingest.enrich_records(records)
+    good: dict[str, tuple[S3Record, ...]] = {}
+    for message_id, message in parsed.items():
+        failure = ingest.first_failure(message.records, heads)
+        if failure is None:
+            good[message_id] = message.records
+        else:
+            logger.warning(
+                "HeadObject failed, message will be retried",
+                extra={"message_id": message_id, "error": str(failure)},
+            )
+            failed.append(message_id)
+    good_records = [r for rs in good.values() for r in rs]
+    result = WriteResult(0, 0, 0)
+    db.require_engine()
+    budget = statement_budget_ms(context)
+    with db.Session() as session:
+        try:
+            with session.begin():
+                bound_statements(session, budget)
+                result = ingest.apply(session, good_records, heads)
+        except RECORD_ERRORS as error:
+            logger.warning("batch write failed on data, retrying per message", extra={"error": str(error)})
+            result = _per_message(session, good, heads, failed, budget)
+        except SQLAlchemyError:
+            logger.exception(
+                "batch write failed, every message will be retried", extra={"messages": len(good)}
+            )
+            failed.extend(good)
+    skipped = sum(p.skipped for p in parsed.values())
+    _count(result, skipped, len(failed))
+    logger.info("recorded batch", extra={**_summary(result, skipped), "failed_messages": len(failed)})
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def _per_message(
+    session: Any,
+    good: dict[str, tuple[S3Record, ...]],
+    heads: dict[Any, Any],
+    failed: list[str],
+    budget: int,
+) -> WriteResult:
+    received = journalled = applied = 0
+    try:
+        with session.begin():
+            bound_statements(session, budget)
+            for message_id, records in good.items():
+                try:
+                    with session.begin_nested():
+                        result = ingest.apply(session, records, heads)
+                except RECORD_ERRORS as error:
+                    logger.warning(
+                        "message rejected by the database",
+                        extra={"message_id": message_id, "error": str(error)},
+                    )
+                    failed.append(message_id)
+                    continue
+                received += result.received
+                journalled += result.journalled
+                applied += result.applied
+    except SQLAlchemyError:
+        logger.exception("per-message retry failed, every message will be retried")
+        failed.extend(message_id for message_id in good if message_id not in failed)
+        return WriteResult(0, 0, 0)
+    return WriteResult(received, journalled, applied)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    kind = s3events.detect(event)
+    if kind == "s3-test":
+        logger.info("s3:TestEvent acknowledged")
+        return {"records": 0, "skipped": 1}
+    if kind == "sqs":
+        return _sqs(event, context)
+    if kind == "eventbridge":
+        return _direct(s3events.from_eventbridge(event), context)
+    return _direct(s3events.from_s3_notification(event, source="s3"), context)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point (landing.handlers.ingest.handler); a missing context gets a local one."""
+    result: dict[str, Any] = _handle(event, context or local_context("IngestFunction"))
+    return result

@@ -1,0 +1,38 @@
+"""Ingest service: enrich records (outside any transaction), then write them in the caller's session."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy.orm import Session
+
+from landing import catalog, enrich
+from landing.enrich import Head, HeadOutcome, RetryableS3Error
+from landing.s3events import S3Record
+
+Identity = tuple[str, str, str, str]
+
+
+def enrich_records(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
+    """HEAD each create before the unit of work opens, so no transaction waits on S3."""
+    return enrich.head_many(records)
+
+
+def first_failure(
+    records: Sequence[S3Record], heads: Mapping[Identity, HeadOutcome]
+) -> RetryableS3Error | None:
+    for record in records:
+        outcome = heads.get(record.identity)
+        if isinstance(outcome, RetryableS3Error):
+            return outcome
+    return None
+
+
+def apply(
+    session: Session, records: Sequence[S3Record], heads: Mapping[Identity, HeadOutcome]
+) -> catalog.WriteResult:
+    """Everything one set of records changes, in the caller's unit of work (never commits)."""
+    usable: dict[Identity, Head | None] = {
+        identity: outcome for identity, outcome in heads.items() if not isinstance(outcome, Exception)
+    }
+    return catalog.record_events(session, records, usable)

@@ -1,0 +1,29 @@
+"""Apply the Alembic migrations shipped in this package (used by the CLI and MigrateFunction)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+
+# Serialises concurrent `migrate` runs (two deploys, or a test session and CI) on one database.
+MIGRATION_LOCK_ID = 0x4C414E44  # "LAND"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "landing:migrations")
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Upgrade the database behind ``engine`` to ``revision`` and return the revision it is at."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import text
+
+    config = alembic_config()
+    with engine.begin() as connection:
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        return MigrationContext.configure(connection).get_current_revision()

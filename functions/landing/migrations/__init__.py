@@ -1,0 +1,1 @@
+"""Alembic migrations for the landing schema, shipped inside the package."""

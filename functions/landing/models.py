@@ -1,0 +1,127 @@
+"""ORM tables: the public data contract (column names follow Amazon S3 Metadata where they overlap)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# S3 keys are compared byte-wise (the order ListObjectsV2 returns); "C" collation also lets the
+# primary key index serve prefix listings (key LIKE 'a/b/%').
+KEY_TYPE = Text().with_variant(Text(collation="C"), "postgresql")
+
+RECORD_TYPES = ("CREATE", "DELETE")
+SOURCES = ("s3", "sqs", "eventbridge", "reconcile")
+UPLOAD_STATUSES = ("pending", "uploaded", "rejected", "expired")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB(none_as_null=True)}
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    bucket: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(KEY_TYPE)
+    content_type: Mapped[str] = mapped_column(Text)
+    max_size: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    filename: Mapped[str | None] = mapped_column(Text)
+    method: Mapped[str | None] = mapped_column(String(16))
+    checksum_sha256: Mapped[str | None] = mapped_column(Text)
+    user_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    multipart_upload_id: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("bucket", "key", name="uq_uploads_bucket_key"),
+        CheckConstraint(f"status IN {UPLOAD_STATUSES}", name="ck_uploads_status"),
+        CheckConstraint("max_size > 0", name="ck_uploads_max_size"),
+        Index("ix_uploads_owner_status_created", "owner", "status", "created_at"),
+        Index(
+            "ix_uploads_pending_expires",
+            "expires_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+
+class Object(Base):
+    """Current state: one row per (bucket, key); deletes leave a tombstone."""
+
+    __tablename__ = "objects"
+
+    bucket: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(KEY_TYPE, primary_key=True)
+    version_id: Mapped[str | None] = mapped_column(Text)
+    sequence_number: Mapped[str] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    e_tag: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    storage_class: Mapped[str | None] = mapped_column(Text)
+    user_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    checksum_algorithm: Mapped[str | None] = mapped_column(Text)
+    last_modified_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    is_deleted: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    upload_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("uploads.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        Index("ix_objects_updated_at", "updated_at"),
+        Index("ix_objects_upload_id", "upload_id", postgresql_where=text("upload_id IS NOT NULL")),
+    )
+
+
+class ObjectEvent(Base):
+    """Append-only journal: one row per distinct S3 event, stale ones included."""
+
+    __tablename__ = "object_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(KEY_TYPE)
+    sequence_number: Mapped[str] = mapped_column(Text)
+    record_type: Mapped[str] = mapped_column(String(8))
+    event_name: Mapped[str] = mapped_column(Text)
+    record_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version_id: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    e_tag: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        # The event's identity: a redelivery, or the same event by a second path, adds nothing.
+        UniqueConstraint("bucket", "key", "sequence_number", "record_type", name="uq_object_events_identity"),
+        CheckConstraint(f"record_type IN {RECORD_TYPES}", name="ck_object_events_record_type"),
+        CheckConstraint(f"source IN {SOURCES}", name="ck_object_events_source"),
+        Index("ix_object_events_record_timestamp", "record_timestamp"),
+    )

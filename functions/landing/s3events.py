@@ -1,0 +1,275 @@
+"""Direct S3, SQS-wrapped and EventBridge payloads -> one immutable S3Record type."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event, SQSEvent
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeNotificationEvent
+
+RecordType = Literal["CREATE", "DELETE"]
+Source = Literal["s3", "sqs", "eventbridge", "reconcile"]
+EventKind = Literal["s3", "sqs", "eventbridge", "s3-test"]
+
+# Normalised sequencers are upper-case hex, right-padded with "0" to this width (AWS: "pad the
+# shorter value with zeros on the right, then compare lexicographically").
+SEQUENCER_WIDTH = 32
+MAX_KEY_BYTES = 1024
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+CREATE_PREFIXES = ("ObjectCreated:",)
+DELETE_PREFIXES = ("ObjectRemoved:", "LifecycleExpiration:")
+EVENTBRIDGE_TYPES: dict[str, RecordType] = {"Object Created": "CREATE", "Object Deleted": "DELETE"}
+
+
+class InvalidEvent(ValueError):
+    """A payload or record that is not a usable S3 event; the message says what and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class S3Record:
+    bucket: str
+    key: str
+    event_name: str
+    record_type: RecordType
+    event_time: datetime
+    sequencer: str
+    version_id: str | None
+    size: int | None
+    e_tag: str | None
+    request_id: str | None
+    source: Source
+
+    @property
+    def identity(self) -> tuple[str, str, str, str]:
+        """The journal's unique identity of this event."""
+        return (self.bucket, self.key, self.sequencer, self.record_type)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """Records of one payload plus how many were skipped on purpose (TestEvent, other event types)."""
+
+    records: tuple[S3Record, ...]
+    skipped: int = 0
+
+
+def decode_key(raw: object) -> str:
+    """Decode an S3 notification key (form-URL-encoded: '+' is a space, '%2B' a plus), strictly."""
+    if not isinstance(raw, str) or raw == "":
+        raise InvalidEvent(f"object key must be a non-empty string, got {type(raw).__name__}")
+    if _BAD_PERCENT.search(raw):
+        raise InvalidEvent(f"object key has an invalid percent escape: {raw[:200]!r}")
+    try:
+        key = unquote_plus(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidEvent(f"object key is not valid UTF-8 once decoded: {raw[:200]!r}") from None
+    if "\x00" in key:
+        raise InvalidEvent(f"object key contains a NUL character: {raw[:200]!r}")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise InvalidEvent(f"object key is longer than {MAX_KEY_BYTES} bytes: {raw[:100]!r}...")
+    return key
+
+
+def parse_time(raw: object) -> datetime:
+    if not isinstance(raw, str):
+        raise InvalidEvent(f"event time must be an ISO-8601 string, got {type(raw).__name__}")
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidEvent(f"event time is not ISO-8601: {raw[:64]!r}") from None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def normalise_sequencer(raw: object, event_time: datetime) -> str:
+    """Upper-case, right-pad to SEQUENCER_WIDTH; without a sequencer, derive one from the event time.
+
+    The fallback (moto, hand-made events) is the event time in microseconds since the epoch as 16
+    hex digits, padded the same way: later events still sort later, but two events for one key in
+    the same microsecond cannot be ordered, and the DELETE wins such a tie.
+    """
+    if raw is None or raw == "":
+        micros = int(event_time.timestamp() * 1_000_000)
+        return f"{max(micros, 0):016X}".ljust(SEQUENCER_WIDTH, "0")
+    if not isinstance(raw, str) or not _HEX.fullmatch(raw) or len(raw) > SEQUENCER_WIDTH:
+        raise InvalidEvent(f"sequencer must be hex of at most {SEQUENCER_WIDTH} digits, got {raw!r}")
+    return raw.upper().ljust(SEQUENCER_WIDTH, "0")
+
+
+def _size(raw: object) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise InvalidEvent(f"object size must be a non-negative integer, got {raw!r}")
+    return raw
+
+
+def _optional_str(raw: object, name: str) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise InvalidEvent(f"{name} must be a string, got {type(raw).__name__}")
+    return raw
+
+
+def _etag(raw: object) -> str | None:
+    value = _optional_str(raw, "eTag")
+    return value.strip('"') if value else None
+
+
+def _bucket(raw: object) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise InvalidEvent("bucket name must be a non-empty string")
+    return raw
+
+
+def record_type_of(event_name: str) -> RecordType | None:
+    if event_name.startswith(CREATE_PREFIXES):
+        return "CREATE"
+    if event_name.startswith(DELETE_PREFIXES):
+        return "DELETE"
+    return None
+
+
+def _mapping(raw: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise InvalidEvent(f"{what} must be an object, got {type(raw).__name__}")
+    return raw
+
+
+def from_s3_notification(payload: Mapping[str, Any], source: Source) -> Parsed:
+    """Records of an S3 notification ({"Records": [...]}) or an s3:TestEvent (nothing to record)."""
+    if payload.get("Event") == "s3:TestEvent":
+        return Parsed((), skipped=1)
+    raw_records = payload.get("Records")
+    if not isinstance(raw_records, list):
+        raise InvalidEvent("S3 notification has no 'Records' list")
+    records: list[S3Record] = []
+    skipped = 0
+    for index, raw in enumerate(S3Event(dict(payload)).records):
+        try:
+            record = _from_s3_record(raw.raw_event, source)
+        except InvalidEvent as error:
+            raise InvalidEvent(f"Records[{index}]: {error}") from None
+        if record is None:
+            skipped += 1
+        else:
+            records.append(record)
+    return Parsed(tuple(records), skipped)
+
+
+def _from_s3_record(raw: Mapping[str, Any], source: Source) -> S3Record | None:
+    raw = _mapping(raw, "record")
+    if raw.get("eventSource") not in (None, "aws:s3"):
+        raise InvalidEvent(f"eventSource is {raw.get('eventSource')!r}, not aws:s3")
+    event_name = raw.get("eventName")
+    if not isinstance(event_name, str):
+        raise InvalidEvent("eventName is missing")
+    record_type = record_type_of(event_name)
+    if record_type is None:
+        return None  # restore, replication, tagging, ACL... events do not change the catalog
+    s3 = _mapping(raw.get("s3"), "s3")
+    obj = _mapping(s3.get("object"), "s3.object")
+    bucket = _mapping(s3.get("bucket"), "s3.bucket")
+    response = raw.get("responseElements")
+    response = response if isinstance(response, Mapping) else {}
+    event_time = parse_time(raw.get("eventTime"))
+    return S3Record(
+        bucket=_bucket(bucket.get("name")),
+        key=decode_key(obj.get("key")),
+        event_name=event_name,
+        record_type=record_type,
+        event_time=event_time,
+        sequencer=normalise_sequencer(obj.get("sequencer"), event_time),
+        version_id=_optional_str(obj.get("versionId"), "versionId"),
+        # moto (and nothing real) puts size/eTag on deletes; a delete never carries them here.
+        size=_size(obj.get("size")) if record_type == "CREATE" else None,
+        e_tag=_etag(obj.get("eTag")) if record_type == "CREATE" else None,
+        request_id=_optional_str(response.get("x-amz-request-id"), "x-amz-request-id"),
+        source=source,
+    )
+
+
+def from_eventbridge(payload: Mapping[str, Any], source: Source = "eventbridge") -> Parsed:
+    """Records of an EventBridge "Object Created" / "Object Deleted" event; other types are skipped."""
+    event = S3EventBridgeNotificationEvent(dict(payload))
+    record_type = EVENTBRIDGE_TYPES.get(str(payload.get("detail-type")))
+    if record_type is None:
+        return Parsed((), skipped=1)
+    detail = _mapping(payload.get("detail"), "detail")
+    obj = _mapping(detail.get("object"), "detail.object")
+    bucket = _mapping(detail.get("bucket"), "detail.bucket")
+    event_time = parse_time(event.get("time"))
+    return Parsed(
+        (
+            S3Record(
+                bucket=_bucket(bucket.get("name")),
+                # EventBridge keys are encoded like notification keys; Powertools decodes them the
+                # same way (unquote_plus), and so do we, strictly.
+                key=decode_key(obj.get("key")),
+                event_name=event.detail_type,
+                record_type=record_type,
+                event_time=event_time,
+                sequencer=normalise_sequencer(obj.get("sequencer"), event_time),
+                version_id=_optional_str(obj.get("version-id"), "version-id"),
+                size=_size(obj.get("size")) if record_type == "CREATE" else None,
+                e_tag=_etag(obj.get("etag")) if record_type == "CREATE" else None,
+                request_id=_optional_str(detail.get("request-id"), "request-id"),
+                source=source,
+            ),
+        )
+    )
+
+
+def is_eventbridge(payload: Mapping[str, Any]) -> bool:
+    return "detail-type" in payload and payload.get("source") == "aws.s3"
+
+
+def detect(event: object) -> EventKind:
+    """Which kind of invocation this is; raises InvalidEvent for anything else."""
+    if not isinstance(event, Mapping):
+        raise InvalidEvent(f"event must be a JSON object, got {type(event).__name__}")
+    if event.get("Event") == "s3:TestEvent":
+        return "s3-test"
+    if is_eventbridge(event):
+        return "eventbridge"
+    records = event.get("Records")
+    if isinstance(records, list):
+        first = records[0] if records else {}
+        if isinstance(first, Mapping) and first.get("eventSource") == "aws:sqs":
+            return "sqs"
+        return "s3"
+    raise InvalidEvent("not an S3, SQS or EventBridge S3 event (no 'Records', no 'detail-type')")
+
+
+def from_sqs_body(body: object) -> Parsed:
+    """Records in one SQS message body: an S3 notification, possibly SNS-wrapped, or EventBridge."""
+    if not isinstance(body, str):
+        raise InvalidEvent("SQS message body is missing")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise InvalidEvent(f"SQS message body is not JSON: {body[:120]!r}") from None
+    if isinstance(payload, Mapping) and payload.get("Type") == "Notification" and "Message" in payload:
+        # S3 -> SNS -> SQS fan-out: the notification is the SNS message, as a JSON string.
+        return from_sqs_body(payload.get("Message"))
+    if not isinstance(payload, Mapping):
+        raise InvalidEvent(f"SQS message body is JSON {type(payload).__name__}, not an S3 notification")
+    if is_eventbridge(payload):
+        return from_eventbridge(payload, source="sqs")
+    if payload.get("Event") == "s3:TestEvent" or isinstance(payload.get("Records"), list):
+        return from_s3_notification(payload, source="sqs")
+    raise InvalidEvent("SQS message body is not an S3 notification")
+
+
+def sqs_messages(event: Mapping[str, Any]) -> Iterator[tuple[str, object]]:
+    """(messageId, body) of each SQS record, via Powertools' SQSEvent."""
+    for message in SQSEvent(dict(event)).records:
+        yield str(message.get("messageId")), message.get("body")

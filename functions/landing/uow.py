@@ -1,0 +1,55 @@
+"""The unit of work: one Session per invocation, with statement and lock timeouts bounded by its deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from sqlalchemy import func as sql_func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from landing import db
+from landing.settings import get_settings
+
+# Time kept back from the Lambda deadline to roll back, log and answer.
+DEADLINE_MARGIN_MS = 1500
+
+
+def statement_budget_ms(context: Any | None) -> int:
+    """Statement/lock timeout for this invocation: the configured bound, shortened to fit the
+    remaining time, but never below the configured minimum (2 s by default)."""
+    settings = get_settings()
+    budget = settings.statement_timeout_ms
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        with suppress(TypeError, ValueError):
+            budget = min(budget, int(remaining()) - DEADLINE_MARGIN_MS)
+    return max(budget, settings.min_statement_timeout_ms)
+
+
+def bound_statements(session: Session, budget_ms: int) -> None:
+    """SET LOCAL the timeouts when the invocation has less time than the connection's default."""
+    if budget_ms >= get_settings().statement_timeout_ms:
+        return  # the connection's startup parameters already carry this bound: no round trip
+    value = f"{budget_ms}ms"
+    session.execute(
+        select(
+            sql_func.set_config("statement_timeout", value, True),
+            sql_func.set_config("lock_timeout", value, True),
+        )
+    )
+
+
+@contextmanager
+def unit_of_work(context: Any | None = None) -> Iterator[Session]:
+    """``with Session() as session, session.begin():`` plus the invocation's time bound.
+
+    Commits when the block succeeds, rolls back when it raises, always closes (returning the
+    connection to the module-level pool).
+    """
+    db.require_engine()
+    with db.Session() as session, session.begin():
+        bound_statements(session, statement_budget_ms(context))
+        yield session

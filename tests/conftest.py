@@ -1,0 +1,93 @@
+"""Test setup: a real PostgreSQL (DATABASE_URL, or a fresh database on the embedded server), migrated once.
+
+The database URL must be in the environment before landing.db is imported (it builds the engine at
+import, as in Lambda), so this runs at conftest import time.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("BUCKET_NAME", "example-bucket")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Landing")
+for _name in ("AWS_ENDPOINT_URL", "S3_ENDPOINT_URL", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+
+if not os.environ.get("DATABASE_URL"):
+    from landing.local import embedded
+
+    _server = embedded.server_url()
+    embedded.drop_database(_server, "landing_test")
+    os.environ["DATABASE_URL"] = embedded.ensure_database(_server, "landing_test")
+
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from landing import db, migrate  # noqa: E402
+from landing.lambda_context import LocalContext, local_context  # noqa: E402
+
+TABLES = ("object_events", "objects", "uploads")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_database() -> str:
+    migrate.upgrade(db.require_engine())
+    return os.environ["DATABASE_URL"]
+
+
+@pytest.fixture
+def clean_db() -> Iterator[None]:
+    """Empty tables for tests that commit through the handlers (real units of work)."""
+    with db.require_engine().begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    yield
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    """A session joined to an outer transaction that is rolled back: for catalog unit tests only.
+
+    SQLAlchemy's "join an external transaction" recipe; one flow at a time (see DESIGN.md).
+    """
+    connection = db.require_engine().connect()
+    outer = connection.begin()
+    test_session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield test_session
+    finally:
+        test_session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def lambda_context() -> LocalContext:
+    return local_context("IngestFunction")
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto in-process S3 with the example bucket; the product's cached client is rebuilt inside it."""
+    import boto3
+    from moto import mock_aws
+
+    from landing import enrich
+
+    enrich.s3_client.cache_clear()
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="example-bucket")
+        yield client
+    enrich.s3_client.cache_clear()
+
+
+def rows(sql: str, **params: Any) -> list[dict[str, Any]]:
+    with db.require_engine().connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(text(sql), params)]
