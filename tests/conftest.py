@@ -16,12 +16,17 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Landing")
 for _name in ("AWS_ENDPOINT_URL", "S3_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_name, None)
 
+_TEST_DATABASE: tuple[str, str] | None = None
 if not os.environ.get("DATABASE_URL"):
+    import atexit
+
     from landing.local import embedded
 
+    # One database per pytest process, so parallel runs on one machine never share tables.
     _server = embedded.server_url()
-    embedded.drop_database(_server, "landing_test")
-    os.environ["DATABASE_URL"] = embedded.ensure_database(_server, "landing_test")
+    _TEST_DATABASE = (_server, f"landing_test_{os.getpid()}")
+    os.environ["DATABASE_URL"] = embedded.ensure_database(*_TEST_DATABASE)
+    atexit.register(embedded.drop_database, *_TEST_DATABASE)
 
 from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
@@ -37,9 +42,10 @@ TABLES = ("object_events", "objects", "uploads")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def migrated_database() -> str:
+def migrated_database() -> Iterator[str]:
     migrate.upgrade(db.require_engine())
-    return os.environ["DATABASE_URL"]
+    yield os.environ["DATABASE_URL"]
+    db.require_engine().dispose()
 
 
 @pytest.fixture
