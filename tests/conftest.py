@@ -48,12 +48,17 @@ def migrated_database() -> Iterator[str]:
     db.require_engine().dispose()
 
 
-@pytest.fixture
-def clean_db() -> Iterator[None]:
-    """Empty tables for tests that commit through the handlers (real units of work)."""
+def _truncate() -> None:
     with db.require_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def clean_db() -> Iterator[None]:
+    """Empty tables before and after a test that commits through the handlers (real units of work)."""
+    _truncate()
     yield
+    _truncate()
 
 
 @pytest.fixture

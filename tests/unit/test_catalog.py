@@ -1,0 +1,120 @@
+"""Catalog writes in a rolled-back session: journal identity and sequencer ordering live in SQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from landing import catalog
+from landing.enrich import Head
+from landing.s3events import S3Record, normalise_sequencer
+
+T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+def record(key: str, sequencer: str, record_type: str = "CREATE", **kw) -> S3Record:
+    return S3Record(
+        bucket="b",
+        key=key,
+        event_name="ObjectCreated:Put" if record_type == "CREATE" else "ObjectRemoved:Delete",
+        record_type=record_type,  # type: ignore[arg-type]
+        event_time=kw.get("event_time", T0),
+        sequencer=normalise_sequencer(sequencer, T0),
+        version_id=kw.get("version_id"),
+        size=kw.get("size", 10) if record_type == "CREATE" else None,
+        e_tag=kw.get("e_tag", "etag-" + sequencer) if record_type == "CREATE" else None,
+        request_id="R",
+        source="s3",
+    )
+
+
+def state(session, key: str) -> dict:
+    row = session.execute(
+        text("SELECT sequence_number, is_deleted, e_tag, size FROM objects WHERE bucket='b' AND key=:k"),
+        {"k": key},
+    ).one()
+    return dict(row._mapping)
+
+
+def journal(session) -> int:
+    return session.execute(text("SELECT count(*) FROM object_events")).scalar_one()
+
+
+def test_redelivered_event_adds_no_journal_row(session):
+    put = record("k", "0A")
+    first = catalog.record_events(session, [put])
+    again = catalog.record_events(session, [put, put])
+    assert (first.journalled, again.journalled, again.duplicates) == (1, 0, 2)
+    assert journal(session) == 1
+
+
+def test_newer_create_wins(session):
+    catalog.record_events(session, [record("k", "0A")])
+    catalog.record_events(session, [record("k", "0B")])
+    assert state(session, "k")["e_tag"] == "etag-0B"
+
+
+def test_stale_create_after_delete_does_not_resurrect(session):
+    catalog.record_events(session, [record("k", "0C", "DELETE")])
+    result = catalog.record_events(session, [record("k", "0B")])
+    assert state(session, "k")["is_deleted"] is True
+    assert (result.journalled, result.applied, result.stale) == (1, 0, 1)
+    assert journal(session) == 2  # stale events are journalled too
+
+
+def test_stale_delete_does_not_hide_newer_object(session):
+    catalog.record_events(session, [record("k", "0C")])
+    catalog.record_events(session, [record("k", "0B", "DELETE")])
+    assert state(session, "k") == {
+        "sequence_number": normalise_sequencer("0C", T0),
+        "is_deleted": False,
+        "e_tag": "etag-0C",
+        "size": 10,
+    }
+
+
+def test_delete_of_unknown_key_writes_a_tombstone(session):
+    catalog.record_events(session, [record("never-seen", "05", "DELETE")])
+    catalog.record_events(session, [record("never-seen", "04")])
+    assert state(session, "never-seen")["is_deleted"] is True
+
+
+def test_sequencers_of_different_lengths_order_correctly(session):
+    # "0A1B2C3D4E5F678901" (18) vs "0A1B2C3D4E5F6790" (16): right-padding makes the 16-digit one newer.
+    catalog.record_events(session, [record("k", "0A1B2C3D4E5F6790", e_tag="newer")])
+    catalog.record_events(session, [record("k", "0A1B2C3D4E5F678901", e_tag="older")])
+    assert state(session, "k")["e_tag"] == "newer"
+
+
+def test_one_batch_naming_a_key_twice_keeps_the_newest(session):
+    result = catalog.record_events(
+        session, [record("k", "0B", e_tag="b"), record("k", "0A", e_tag="a"), record("k", "0B", e_tag="b")]
+    )
+    assert (result.received, result.journalled, result.applied) == (3, 2, 1)
+    assert state(session, "k")["e_tag"] == "b"
+
+
+def test_head_answer_fills_enrichment_columns(session):
+    put = record("k", "0A")
+    head = Head(
+        e_tag=put.e_tag,
+        content_type="text/csv",
+        user_metadata={"origin": "test"},
+        storage_class="STANDARD_IA",
+        checksum_algorithm="CRC32",
+        last_modified=T0,
+    )
+    catalog.record_events(session, [put], {put.identity: head})
+    row = session.execute(
+        text("SELECT content_type, user_metadata, storage_class, checksum_algorithm FROM objects")
+    ).one()
+    assert tuple(row) == ("text/csv", {"origin": "test"}, "STANDARD_IA", "CRC32")
+
+
+def test_tombstone_has_no_size_or_metadata(session):
+    catalog.record_events(session, [record("k", "0A"), record("k", "0B", "DELETE")])
+    row = session.execute(
+        text("SELECT size, e_tag, user_metadata IS NULL AS no_meta, deleted_at FROM objects")
+    ).one()
+    assert (row.size, row.e_tag, row.no_meta, row.deleted_at) == (None, None, True, T0)

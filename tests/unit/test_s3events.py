@@ -1,0 +1,159 @@
+"""Event normalisation: every source becomes the same immutable record, keys decoded once."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from landing import s3events
+from landing.s3events import InvalidEvent, S3Record
+from tests.support.events import delete_record, eventbridge_event, load, s3_event, s3_record, sqs_event
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("a+b", "a b"),
+        ("a%2Bb", "a+b"),
+        ("test%2Fkey", "test/key"),
+        ("nested/deep/file.txt", "nested/deep/file.txt"),
+        ("unicod%C3%A9/na%C3%AFve+%E2%98%83.txt", "unicodé/naïve ☃.txt"),
+        ("100%25+done", "100% done"),
+    ],
+)
+def test_keys_are_form_url_decoded(raw, decoded):
+    (record,) = s3events.from_s3_notification(s3_event(s3_record(raw)), source="s3").records
+    assert record.key == decoded
+
+
+def test_record_is_immutable_and_carries_every_field():
+    event = s3_event(s3_record("a+b", size=7, etag='"abc"', version_id="v1", request_id="REQ1"))
+    (record,) = s3events.from_s3_notification(event, source="s3").records
+    assert record == S3Record(
+        bucket="example-bucket",
+        key="a b",
+        event_name="ObjectCreated:Put",
+        record_type="CREATE",
+        event_time=record.event_time,
+        sequencer="0A1B2C3D4E5F678901".ljust(32, "0"),
+        version_id="v1",
+        size=7,
+        e_tag="abc",
+        request_id="REQ1",
+        source="s3",
+    )
+    assert record.event_time.isoformat() == "2026-11-26T10:00:00+00:00"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.key = "other"  # type: ignore[misc]
+
+
+def test_sequencers_of_different_lengths_compare_after_right_padding():
+    short = s3events.normalise_sequencer("0A1B", s3events.parse_time("2026-01-01T00:00:00Z"))
+    long = s3events.normalise_sequencer("0a1b2c", s3events.parse_time("2026-01-01T00:00:00Z"))
+    assert len(short) == len(long) == s3events.SEQUENCER_WIDTH
+    assert long > short
+    assert long == "0A1B2C".ljust(32, "0")
+
+
+def test_missing_sequencer_falls_back_to_event_time_in_order():
+    early = s3events.normalise_sequencer(None, s3events.parse_time("2026-01-01T00:00:00.001Z"))
+    late = s3events.normalise_sequencer("", s3events.parse_time("2026-01-01T00:00:00.002Z"))
+    assert early < late and len(early) == s3events.SEQUENCER_WIDTH
+
+
+@pytest.mark.parametrize("name", ["ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated"])
+def test_deletes_carry_no_size_or_etag(name):
+    record_json = s3_record("k", event_name=name, size=None, etag=None)
+    (record,) = s3events.from_s3_notification(s3_event(record_json), source="s3").records
+    assert (record.record_type, record.size, record.e_tag) == ("DELETE", None, None)
+
+
+@pytest.mark.parametrize("name", ["LifecycleExpiration:Delete", "LifecycleExpiration:DeleteMarkerCreated"])
+def test_lifecycle_expirations_are_deletes(name):
+    (record,) = s3events.from_s3_notification(s3_event(s3_record("k", event_name=name)), "s3").records
+    assert record.record_type == "DELETE"
+
+
+def test_other_event_types_are_skipped_not_failed():
+    parsed = s3events.from_s3_notification(
+        s3_event(s3_record("k", event_name="ObjectRestore:Completed"), s3_record("k2")), source="s3"
+    )
+    assert parsed.skipped == 1
+    assert [r.key for r in parsed.records] == ["k2"]
+
+
+def test_test_event_is_skipped():
+    assert s3events.detect(load("s3-test-event.json")) == "s3-test"
+    assert s3events.from_s3_notification(load("s3-test-event.json"), source="s3").records == ()
+
+
+def test_eventbridge_created_and_deleted():
+    created = s3events.from_eventbridge(eventbridge_event("my+file%2B1.txt")).records[0]
+    deleted = s3events.from_eventbridge(
+        eventbridge_event("my+file%2B1.txt", detail_type="Object Deleted", sequencer="617f08299329d18a")
+    ).records[0]
+    assert (created.key, created.record_type, created.size, created.e_tag) == (
+        "my file+1.txt",
+        "CREATE",
+        5,
+        "b1946ac92492d2347c6235b4d2611184",
+    )
+    assert (deleted.record_type, deleted.size, deleted.source) == ("DELETE", None, "eventbridge")
+    assert created.request_id == "N4N7GDK58NMKJ12R"
+    assert deleted.sequencer > created.sequencer
+
+
+def test_eventbridge_other_detail_types_are_skipped():
+    parsed = s3events.from_eventbridge(eventbridge_event("k", detail_type="Object Restore Completed"))
+    assert parsed.records == () and parsed.skipped == 1
+
+
+def test_sqs_body_can_be_sns_wrapped():
+    inner = json.dumps(s3_event(s3_record("from+sns")))
+    body = json.dumps({"Type": "Notification", "MessageId": "x", "Message": inner})
+    assert s3events.from_sqs_body(body).records[0].key == "from sns"
+
+
+@pytest.mark.parametrize("body", ["not json", "{}", "[]", '"text"', '{"Records": "nope"}'])
+def test_sqs_bodies_that_are_not_notifications_are_invalid(body):
+    with pytest.raises(InvalidEvent):
+        s3events.from_sqs_body(body)
+
+
+def test_detect_each_source():
+    assert s3events.detect(load("s3-put.json")) == "s3"
+    assert s3events.detect(load("sqs-s3-batch.json")) == "sqs"
+    assert s3events.detect(load("eventbridge-object-created.json")) == "eventbridge"
+    with pytest.raises(InvalidEvent):
+        s3events.detect({"hello": "world"})
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda r: r["s3"]["object"].pop("key"),
+        lambda r: r["s3"]["object"].update(size="12"),
+        lambda r: r["s3"]["object"].update(size=-1),
+        lambda r: r["s3"]["object"].update(sequencer="XYZ"),
+        lambda r: r["s3"]["object"].update(key="bad%zzescape"),
+        lambda r: r["s3"]["object"].update(key="nul%00byte"),
+        lambda r: r["s3"]["object"].update(key="%FF%FE"),
+        lambda r: r["s3"]["object"].update(key="k" * 1025),
+        lambda r: r.update(eventTime="yesterday"),
+        lambda r: r["s3"]["bucket"].pop("name"),
+    ],
+)
+def test_malformed_records_are_rejected_with_a_clear_error(mutate):
+    record = s3_record("ok")
+    mutate(record)
+    with pytest.raises(InvalidEvent, match=r"Records\[0\]"):
+        s3events.from_s3_notification(s3_event(record), source="s3")
+
+
+def test_sqs_messages_yield_ids_and_bodies():
+    event = sqs_event(s3_event(delete_record("k", "01")))
+    ((message_id, body),) = list(s3events.sqs_messages(event))
+    assert message_id == event["Records"][0]["messageId"]
+    assert s3events.from_sqs_body(body).records[0].record_type == "DELETE"
