@@ -68,6 +68,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # The demo prints tables; structured logs and EMF metrics stay quiet unless asked for.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     _database()
     from landing import db, migrate
     from landing.local import demo

@@ -14,8 +14,12 @@ def free_port() -> int:
 
 def start(port: int | None = None) -> tuple[object, str]:
     """Start moto in a background thread; returns (server, endpoint URL) and points boto3 at it."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    # werkzeug logs every request; keep the demo's output to what it wrote.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
