@@ -125,3 +125,27 @@ class ObjectEvent(Base):
         CheckConstraint(f"source IN {SOURCES}", name="ck_object_events_source"),
         Index("ix_object_events_record_timestamp", "record_timestamp"),
     )
+
+
+class ReconcileState(Base):
+    """Where the scheduled reconcile of one (bucket, prefix) stands: resume point, lease, counts."""
+
+    __tablename__ = "reconcile_state"
+
+    bucket: Mapped[str] = mapped_column(Text, primary_key=True)
+    prefix: Mapped[str] = mapped_column(KEY_TYPE, primary_key=True)
+    # The continuation token: every key up to and including it is reconciled in the current run;
+    # NULL means the run starts from the beginning of the listing.
+    after_key: Mapped[str | None] = mapped_column(KEY_TYPE)
+    run_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # NULL while a run is in progress; set when the listing was walked to its end.
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The invocation that holds the run, until lease_expires_at (one run per bucket and prefix).
+    owner: Mapped[str | None] = mapped_column(Text)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scanned: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    inserted: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    updated: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    deleted: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    left_alone: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
