@@ -9,6 +9,9 @@ from functools import lru_cache
 from sqlalchemy.engine import URL, make_url
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Under `sam local invoke` (AWS_SAM_LOCAL=true) the function runs in a container and reaches the
+# developer's database through Docker's alias for the host, which is as local as loopback.
+SAM_LOCAL_HOSTS = frozenset({"host.docker.internal"})
 TLS_MODES = frozenset({"verify-full", "disable"})
 
 
@@ -79,6 +82,7 @@ class Settings:
     aws_region: str = "us-east-1"
     s3_endpoint_url: str | None = None
     in_lambda: bool = False
+    sam_local: bool = False
 
     @staticmethod
     def missing_database_error() -> SettingsError:
@@ -97,7 +101,8 @@ class Settings:
     @property
     def database_is_local(self) -> bool:
         url = self.url
-        return url.host in LOOPBACK_HOSTS or (url.host in (None, "") and "unix_sock" in url.query)
+        local_hosts = LOOPBACK_HOSTS | SAM_LOCAL_HOSTS if self.sam_local else LOOPBACK_HOSTS
+        return url.host in local_hosts or (url.host in (None, "") and "unix_sock" in url.query)
 
 
 DEFAULT_CONTENT_TYPES = (
@@ -153,6 +158,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         s3_endpoint_url=env.get("S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL_S3") or None,
         in_lambda=in_lambda,
+        sam_local=_bool(env, "AWS_SAM_LOCAL"),
     )
     if settings.pool_recycle_s >= 350:
         raise SettingsError("DATABASE_POOL_RECYCLE must stay below the 350 s NAT idle timeout")
@@ -165,7 +171,27 @@ def load(env: dict[str, str] | None = None) -> Settings:
                 "DATABASE_TLS=disable is only allowed for a database on loopback or a unix socket"
             )
         settings = replace(settings, database_tls=tls)
+        _check_database_auth(settings)
     return settings
+
+
+def _check_database_auth(settings: Settings) -> None:
+    """Credentials and TLS rules that only make sense together with a database URL."""
+    if settings.in_lambda and not settings.sam_local and settings.database_tls != "verify-full":
+        # A deployed function never talks to its database without verifying who answers.
+        raise SettingsError("DATABASE_TLS must be verify-full in AWS Lambda")
+    if settings.database_iam_auth and settings.database_secret_arn:
+        raise SettingsError("set either DATABASE_IAM_AUTH or DATABASE_SECRET_ARN, not both")
+    url = settings.url
+    if settings.database_iam_auth and (not url.host or not url.username):
+        raise SettingsError(
+            "DATABASE_IAM_AUTH needs a DATABASE_URL with the database user and host "
+            "(postgresql+pg8000://user@proxy-endpoint:5432/db): the token is signed for both"
+        )
+    if (settings.database_iam_auth or settings.database_secret_arn) and url.password:
+        raise SettingsError("DATABASE_URL must not carry a password when IAM auth or a secret supplies it")
+    if settings.database_ca_bundle and not os.path.isfile(settings.database_ca_bundle):
+        raise SettingsError(f"DATABASE_CA_BUNDLE {settings.database_ca_bundle!r} is not a readable file")
 
 
 @lru_cache(maxsize=1)
