@@ -13,6 +13,8 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # developer's database through Docker's alias for the host, which is as local as loopback.
 SAM_LOCAL_HOSTS = frozenset({"host.docker.internal"})
 TLS_MODES = frozenset({"verify-full", "disable"})
+# S3 accepts at most 5 GiB in a single POST or PUT; larger files must go multipart.
+SINGLE_REQUEST_MAX = 5 * 1024**3
 
 
 class SettingsError(ValueError):
@@ -79,6 +81,9 @@ class Settings:
     presign_expires_s: int = 900
     upload_grace_s: int = 3600
     allowed_content_types: tuple[str, ...] = field(default=())
+    # Without a JWT authorizer every caller is "anonymous"; allowed locally, refused in Lambda unless set.
+    uploads_allow_anonymous: bool = True
+    cors_allow_origins: tuple[str, ...] = ("*",)
     aws_region: str = "us-east-1"
     s3_endpoint_url: str | None = None
     in_lambda: bool = False
@@ -155,11 +160,17 @@ def load(env: dict[str, str] | None = None) -> Settings:
         presign_expires_s=_int(env, "PRESIGN_EXPIRES", 900, minimum=1),
         upload_grace_s=_int(env, "UPLOAD_GRACE", 3600, minimum=0),
         allowed_content_types=_csv(env, "ALLOWED_CONTENT_TYPES", DEFAULT_CONTENT_TYPES),
+        uploads_allow_anonymous=_bool(
+            env, "UPLOADS_ALLOW_ANONYMOUS", default=not in_lambda or _bool(env, "AWS_SAM_LOCAL")
+        ),
+        cors_allow_origins=_csv(env, "CORS_ALLOW_ORIGINS", ("*",)),
         aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         s3_endpoint_url=env.get("S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL_S3") or None,
         in_lambda=in_lambda,
         sam_local=_bool(env, "AWS_SAM_LOCAL"),
     )
+    if settings.multipart_threshold > SINGLE_REQUEST_MAX:
+        raise SettingsError("MULTIPART_THRESHOLD must be at most 5 GiB, S3's limit for one POST or PUT")
     if settings.pool_recycle_s >= 350:
         raise SettingsError("DATABASE_POOL_RECYCLE must stay below the 350 s NAT idle timeout")
     if settings.database_url is not None:
