@@ -1,0 +1,260 @@
+"""Reconcile: compare a key range of a bucket listing with `objects`, and repair the difference."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from landing import enrich
+from landing.enrich import HeadOutcome, RetryableS3Error
+from landing.listing import Entry, normalise_version
+from landing.models import Object
+from landing.repairs import EVENT_NAMES, Repair, RepairResult, record_repairs
+from landing.s3events import SEQUENCER_WIDTH, S3Record
+
+objects: Table = Object.__table__  # type: ignore[assignment]
+
+# The sequence number of a repair for a key the catalog never saw: below every real sequencer.
+FLOOR_SEQUENCE = "1".rjust(SEQUENCER_WIDTH, "0")
+MAX_SEQUENCE = int("F" * SEQUENCER_WIDTH, 16)
+
+Action = Literal["insert", "update", "delete"]
+
+
+def repair_sequence(current: str | None) -> str:
+    """The sequence_number a reconcile repair is journalled and stored with.
+
+    S3 gives a listing no sequencer, so the repair is placed just after the last event the catalog
+    applied to the key: its stored sequence_number plus one, as a 32-digit hex number. Stored
+    sequencers are right-padded with zeros (real ones carry about 18 significant digits), so the +1
+    lands in the padding: the repair sorts after every event already seen for the key and before any
+    later real event, whose significant digits are greater. A live event that arrives afterwards
+    therefore still wins, and a redelivery of an older one still loses. A key the catalog never saw
+    gets ``FLOOR_SEQUENCE`` (0...01), below every real sequencer: whatever S3 reports for it later
+    decides the row. Repeated repairs of one key count up in the padding (+1, +2, ...).
+    """
+    if current is None:
+        return FLOOR_SEQUENCE
+    return f"{min(int(current, 16) + 1, MAX_SEQUENCE):0{SEQUENCER_WIDTH}X}"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """The catalog's view of one key, as the comparison read it."""
+
+    key: str
+    sequence_number: str
+    is_deleted: bool
+    version_id: str | None
+    size: int | None
+    e_tag: str | None
+    last_modified_date: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A difference found: what to do to one key, and why."""
+
+    action: Action
+    key: str
+    reason: str
+    entry: Entry | None
+    row: Row | None
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    planned: tuple[Planned, ...]
+    # Keys that differ but whose row was written after the listing was taken: a live event is
+    # newer than what the listing shows, so the row is left alone.
+    left_alone: tuple[str, ...]
+
+
+def read_rows(
+    session: Session,
+    bucket: str,
+    prefix: str,
+    lower: str | None,
+    upper: str | None,
+    limit: int,
+) -> list[Row]:
+    """Catalog rows in (lower, upper] under ``prefix``, in key order, at most ``limit``.
+
+    A keyset range query on the primary key; ``key`` is COLLATE "C", the byte order S3 lists in, so
+    the range means the same thing on both sides.
+    """
+    query = (
+        select(
+            objects.c.key,
+            objects.c.sequence_number,
+            objects.c.is_deleted,
+            objects.c.version_id,
+            objects.c.size,
+            objects.c.e_tag,
+            objects.c.last_modified_date,
+            objects.c.updated_at,
+        )
+        .where(objects.c.bucket == bucket)
+        .order_by(objects.c.key)
+        .limit(limit)
+    )
+    if prefix:
+        query = query.where(objects.c.key >= prefix, objects.c.key.startswith(prefix, autoescape=True))
+    if lower is not None:
+        query = query.where(objects.c.key > lower)
+    if upper is not None:
+        query = query.where(objects.c.key <= upper)
+    return [Row(*row) for row in session.execute(query)]
+
+
+def _seconds(value: datetime) -> datetime:
+    # HeadObject's Last-Modified has whole seconds; listings may carry milliseconds.
+    return value.replace(microsecond=0)
+
+
+def _difference(entry: Entry, row: Row, versioned: bool) -> str | None:
+    if row.is_deleted:
+        return "deleted in the catalog, present in S3"
+    if row.e_tag != entry.e_tag:
+        return f"etag {row.e_tag} in the catalog, {entry.e_tag} in S3"
+    if row.size != entry.size:
+        return f"size {row.size} in the catalog, {entry.size} in S3"
+    if versioned and normalise_version(row.version_id) != entry.version_id:
+        return f"version {row.version_id} in the catalog, {entry.version_id} in S3"
+    if row.last_modified_date is not None and _seconds(entry.last_modified) > _seconds(
+        row.last_modified_date
+    ):
+        # Same bytes, newer write (a copy onto itself with new metadata, say): HEAD it again.
+        return "rewritten in S3 since the catalog's last event"
+    return None
+
+
+def compare(
+    entries: Sequence[Entry], rows: Sequence[Row], listed_at: datetime, *, versioned: bool
+) -> Comparison:
+    """Merge a range of the listing with the catalog rows of the same range (both sorted by key)."""
+    by_key = {row.key: row for row in rows}
+    listed = {entry.key for entry in entries}
+    planned: list[Planned] = []
+    left_alone: list[str] = []
+
+    def plan(action: Action, key: str, reason: str, entry: Entry | None, row: Row | None) -> None:
+        if row is not None and row.updated_at >= listed_at:
+            left_alone.append(key)
+        else:
+            planned.append(Planned(action, key, reason, entry, row))
+
+    for entry in entries:
+        row = by_key.get(entry.key)
+        if entry.is_delete_marker:
+            if row is not None and not row.is_deleted:
+                plan("delete", entry.key, "deleted in S3 (delete marker)", entry, row)
+        elif row is None:
+            plan("insert", entry.key, "missing from the catalog", entry, None)
+        else:
+            reason = _difference(entry, row, versioned)
+            if reason is not None:
+                plan("update", entry.key, reason, entry, row)
+    for row in rows:
+        if row.key not in listed and not row.is_deleted:
+            plan("delete", row.key, "no longer in S3", None, row)
+    planned.sort(key=lambda p: p.key)
+    return Comparison(tuple(planned), tuple(left_alone))
+
+
+def _probe(bucket: str, planned: Planned) -> S3Record:
+    """The HEAD request for a create repair, in the shape enrich.head_many takes."""
+    assert planned.entry is not None
+    return S3Record(
+        bucket=bucket,
+        key=planned.key,
+        event_name=EVENT_NAMES["CREATE"],
+        record_type="CREATE",
+        event_time=planned.entry.last_modified,
+        sequencer=repair_sequence(planned.row.sequence_number if planned.row else None),
+        version_id=planned.entry.version_id,
+        size=planned.entry.size,
+        e_tag=planned.entry.e_tag,
+        request_id=None,
+        source="reconcile",
+    )
+
+
+def head_creates(bucket: str, planned: Sequence[Planned]) -> dict[str, HeadOutcome]:
+    """HEAD every object to insert or update (thread pool, no session); raises on a retryable error."""
+    probes = {p.key: _probe(bucket, p) for p in planned if p.action != "delete"}
+    outcomes = enrich.head_many(list(probes.values()))
+    heads = {key: outcomes.get(probe.identity) for key, probe in probes.items()}
+    for outcome in heads.values():
+        if isinstance(outcome, RetryableS3Error):
+            raise outcome
+    return heads
+
+
+def to_repairs(
+    bucket: str, planned: Sequence[Planned], heads: Mapping[str, HeadOutcome], listed_at: datetime
+) -> tuple[list[Repair], list[str]]:
+    """Repairs to write, and the keys skipped because S3 changed after the listing.
+
+    HeadObject asks for the listed ETag (and version): no answer means the object was deleted or
+    overwritten since, and its own event (or the next reconcile) will settle the key.
+    """
+    repairs: list[Repair] = []
+    vanished: list[str] = []
+    for p in planned:
+        row, entry = p.row, p.entry
+        sequence = repair_sequence(row.sequence_number if row else None)
+        expected_seq = row.sequence_number if row else None
+        expected_deleted = row.is_deleted if row else None
+        if p.action == "delete":
+            marker = entry if entry is not None and entry.is_delete_marker else None
+            repairs.append(
+                Repair(
+                    bucket=bucket,
+                    key=p.key,
+                    record_type="DELETE",
+                    sequence_number=sequence,
+                    # When it happened is known only from a delete marker; otherwise "by the listing".
+                    record_timestamp=marker.last_modified if marker else listed_at,
+                    expected_sequence_number=expected_seq,
+                    expected_is_deleted=expected_deleted,
+                    version_id=marker.version_id if marker else None,
+                )
+            )
+            continue
+        assert entry is not None
+        head = heads.get(p.key)
+        if head is None or isinstance(head, Exception):
+            vanished.append(p.key)
+            continue
+        repairs.append(
+            Repair(
+                bucket=bucket,
+                key=p.key,
+                record_type="CREATE",
+                sequence_number=sequence,
+                record_timestamp=entry.last_modified,
+                expected_sequence_number=expected_seq,
+                expected_is_deleted=expected_deleted,
+                version_id=entry.version_id,
+                size=entry.size,
+                e_tag=entry.e_tag,
+                content_type=head.content_type,
+                storage_class=head.storage_class,
+                user_metadata=head.user_metadata,
+                checksum_algorithm=head.checksum_algorithm,
+                last_modified_date=head.last_modified or entry.last_modified,
+            )
+        )
+    return repairs, vanished
+
+
+def apply(session: Session, repairs: Sequence[Repair], listed_at: datetime) -> RepairResult:
+    """Write the repairs in the caller's unit of work (never commits); see repairs.record_repairs."""
+    return record_repairs(session, repairs, listed_at)
