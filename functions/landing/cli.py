@@ -14,6 +14,7 @@ from typing import Any
 HANDLERS = {
     "IngestFunction": "landing.handlers.ingest",
     "UploadsFunction": "landing.handlers.uploads",
+    "ReconcileFunction": "landing.handlers.reconcile",
 }
 
 
@@ -79,6 +80,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run()
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    _database()
+    from landing import reconcile_cli
+
+    return reconcile_cli.main(args.bucket, args.prefix, dry_run=args.dry_run, page_size=args.page_size)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="landing", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
@@ -97,6 +105,15 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="end-to-end demo on the embedded database and a local S3")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "reconcile", help="repair the catalog from a listing of the bucket (lost or missing notifications)"
+    )
+    p.add_argument("--bucket", help="bucket to list (default: BUCKET_NAME)")
+    p.add_argument("--prefix", default="", help="only keys under this prefix")
+    p.add_argument("--dry-run", action="store_true", help="print the differences, write nothing")
+    p.add_argument("--page-size", type=int, default=1000, help="keys per listing request (1-1000)")
+    p.set_defaults(func=cmd_reconcile)
     return root
 
 
