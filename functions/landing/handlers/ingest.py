@@ -6,18 +6,24 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from landing import db, ingest, s3events
+from landing import db, errors, ingest, s3events
 from landing.catalog import WriteResult
 from landing.lambda_context import local_context
 from landing.observability import logger, metrics
 from landing.s3events import InvalidEvent, S3Record
 from landing.uow import bound_statements, statement_budget_ms, unit_of_work
 
-# Errors one message's rows can cause on their own; anything else (timeouts, a lost connection)
-# would fail the per-message retry the same way, so the whole batch is reported instead.
-RECORD_ERRORS = (DataError, IntegrityError)
+
+def _log_failure(message: str, error: BaseException, **context: Any) -> None:
+    """One log line per failure, classified (retryable or not, SQLSTATE), without SQL or parameters;
+    only an unclassified error (a bug) carries its traceback."""
+    classified = errors.classify(error)
+    fields = {**context, **classified.log_fields()}
+    if classified.category == "unexpected":
+        logger.exception(message, extra=fields)
+    else:
+        logger.error(message, extra=fields)
 
 
 def _count(result: WriteResult, skipped: int = 0, failed: int = 0) -> None:
@@ -47,9 +53,19 @@ def _direct(parsed: s3events.Parsed, context: Any) -> dict[str, Any]:
     failure = ingest.first_failure(parsed.records, heads)
     if failure is not None:
         metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+        _log_failure(
+            "HeadObject failed, the invocation will be retried", failure, records=len(parsed.records)
+        )
         raise failure
-    with unit_of_work(context) as session:
-        result = ingest.apply(session, parsed.records, heads)
+    try:
+        with unit_of_work(context) as session:
+            result = ingest.apply(session, parsed.records, heads)
+    except errors.DATABASE_ERRORS as error:
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+        _log_failure(
+            "database write failed, the invocation will be retried", error, records=len(parsed.records)
+        )
+        raise
     _count(result, parsed.skipped)
     logger.info("recorded events", extra=_summary(result, parsed.skipped))
     return _summary(result, parsed.skipped)
@@ -84,7 +100,7 @@ def _sqs(event: dict[str, Any], context: Any) -> dict[str, Any]:
         else:
             logger.warning(
                 "HeadObject failed, message will be retried",
-                extra={"message_id": message_id, "error": str(failure)},
+                extra={"message_id": message_id, **errors.classify(failure).log_fields()},
             )
             failed.append(message_id)
     good_records = [r for rs in good.values() for r in rs]
@@ -96,14 +112,16 @@ def _sqs(event: dict[str, Any], context: Any) -> dict[str, Any]:
             with session.begin():
                 bound_statements(session, budget)
                 result = ingest.apply(session, good_records, heads)
-        except RECORD_ERRORS as error:
-            logger.warning("batch write failed on data, retrying per message", extra={"error": str(error)})
-            result = _per_message(session, good, heads, failed, budget)
-        except SQLAlchemyError:
-            logger.exception(
-                "batch write failed, every message will be retried", extra={"messages": len(good)}
-            )
-            failed.extend(good)
+        except errors.DATABASE_ERRORS as error:
+            if errors.is_record_error(error):
+                logger.warning(
+                    "batch write failed on data, retrying per message",
+                    extra=errors.classify(error).log_fields(),
+                )
+                result = _per_message(session, good, heads, failed, budget)
+            else:
+                _log_failure("batch write failed, every message will be retried", error, messages=len(good))
+                failed.extend(good)
     skipped = sum(p.skipped for p in parsed.values())
     _count(result, skipped, len(failed))
     logger.info("recorded batch", extra={**_summary(result, skipped), "failed_messages": len(failed)})
@@ -125,18 +143,20 @@ def _per_message(
                 try:
                     with session.begin_nested():
                         result = ingest.apply(session, records, heads)
-                except RECORD_ERRORS as error:
+                except errors.DATABASE_ERRORS as error:
+                    if not errors.is_record_error(error):
+                        raise
                     logger.warning(
                         "message rejected by the database",
-                        extra={"message_id": message_id, "error": str(error)},
+                        extra={"message_id": message_id, **errors.classify(error).log_fields()},
                     )
                     failed.append(message_id)
                     continue
                 received += result.received
                 journalled += result.journalled
                 applied += result.applied
-    except SQLAlchemyError:
-        logger.exception("per-message retry failed, every message will be retried")
+    except errors.DATABASE_ERRORS as error:
+        _log_failure("per-message retry failed, every message will be retried", error)
         failed.extend(message_id for message_id in good if message_id not in failed)
         return WriteResult(0, 0, 0)
     return WriteResult(received, journalled, applied)
@@ -145,15 +165,22 @@ def _per_message(
 @metrics.log_metrics
 @logger.inject_lambda_context
 def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    kind = s3events.detect(event)
-    if kind == "s3-test":
-        logger.info("s3:TestEvent acknowledged")
-        return {"records": 0, "skipped": 1}
-    if kind == "sqs":
-        return _sqs(event, context)
-    if kind == "eventbridge":
-        return _direct(s3events.from_eventbridge(event), context)
-    return _direct(s3events.from_s3_notification(event, source="s3"), context)
+    try:
+        kind = s3events.detect(event)
+        if kind == "s3-test":
+            logger.info("s3:TestEvent acknowledged")
+            return {"records": 0, "skipped": 1}
+        if kind == "sqs":
+            return _sqs(event, context)
+        if kind == "eventbridge":
+            parsed = s3events.from_eventbridge(event)
+        else:
+            parsed = s3events.from_s3_notification(event, source="s3")
+    except InvalidEvent as error:
+        # Raised, so Lambda's async retries and on-failure destination keep the event for a human.
+        logger.error("event rejected: not a usable S3 event", extra={"error": str(error)})
+        raise
+    return _direct(parsed, context)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

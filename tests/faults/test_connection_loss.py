@@ -1,0 +1,105 @@
+"""The pooled connection is ended by the server, between invocations or in the middle of one."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from landing.handlers.ingest import handler
+from landing.lambda_context import local_context
+from tests.faults.conftest import APP_USER, DATABASE, row_locked, table_state
+from tests.support.events import s3_event, s3_record, sqs_event
+
+TERMINATE = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :u"
+WAITING_ON_LOCK = (
+    f"SELECT pid FROM pg_stat_activity WHERE usename = '{APP_USER}' AND wait_event_type = 'Lock'"
+)
+
+
+def put(key: str, sequencer: str, etag: str = "e1") -> dict[str, Any]:
+    return s3_record(key, sequencer=sequencer, etag=etag, size=len(etag))
+
+
+def invoke_in_thread(event: dict[str, Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """Run the handler in a worker thread (its own session); the test thread injects the fault."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = handler(event, local_context("IngestFunction"))
+        except Exception as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.parametrize("path", ["direct", "sqs"])
+def test_backend_terminated_between_invocations_next_invocation_succeeds(
+    path, fault_db, bind_landing, s3, lambda_context
+):
+    bind_landing()
+    wrap = (lambda e: sqs_event(e)) if path == "sqs" else (lambda e: e)
+    handler(wrap(s3_event(put("first.txt", "01"))), lambda_context)
+    fault_db.sql(TERMINATE, DATABASE, u=APP_USER)
+
+    # Straight away: a warm environment's next invocation often comes within milliseconds.
+    result = handler(wrap(s3_event(put("second.txt", "02"))), lambda_context)
+
+    if path == "sqs":
+        assert result == {"batchItemFailures": []}
+    else:
+        assert result["journalled"] == 1
+    assert [row[1] for row in table_state(fault_db)["objects"]] == ["first.txt", "second.txt"]
+
+
+def test_server_restart_between_invocations_next_invocation_succeeds(
+    fault_db, bind_landing, s3, lambda_context
+):
+    bind_landing()
+    handler(s3_event(put("first.txt", "01")), lambda_context)
+    fault_db.stop("fast")
+    fault_db.start()
+
+    result = handler(s3_event(put("second.txt", "02")), lambda_context)
+
+    assert result["journalled"] == 1
+    assert len(table_state(fault_db)["journal"]) == 2
+
+
+@pytest.mark.parametrize("path", ["direct", "sqs"])
+@pytest.mark.parametrize("fault", ["terminated", "network-reset"])
+def test_connection_dying_mid_unit_of_work_writes_nothing_and_retry_converges(
+    path, fault, fault_db, bind_landing, proxy, s3, lambda_context
+):
+    """The write is blocked on a row lock (so the fault lands mid-transaction), then the link dies."""
+    bind_landing(port=proxy.port)
+    handler(s3_event(put("k.txt", "01", etag="v1")), lambda_context)
+    before = table_state(fault_db)
+    retry = s3_event(put("k.txt", "02", etag="v2"), put("other.txt", "02"))
+    event = sqs_event(retry) if path == "sqs" else retry
+
+    with row_locked(fault_db, "k.txt"):
+        thread, outcome = invoke_in_thread(event)
+        fault_db.wait_until(WAITING_ON_LOCK, DATABASE)
+        if fault == "terminated":
+            fault_db.sql(TERMINATE, DATABASE, u=APP_USER)
+        else:
+            proxy.cut()
+        thread.join(timeout=30)
+
+    assert not thread.is_alive()
+    if path == "sqs":
+        assert "error" not in outcome, outcome
+        assert len(outcome["result"]["batchItemFailures"]) == 1
+    else:
+        assert "error" in outcome
+    assert table_state(fault_db) == before  # nothing half-written: the journal row was rolled back too
+
+    handler(event, lambda_context)  # the retry (Lambda async retry or SQS redelivery)
+    state = table_state(fault_db)
+    assert [(row[1], row[5]) for row in state["objects"]] == [("k.txt", "v2"), ("other.txt", "e1")]
+    assert len(state["journal"]) == 3
