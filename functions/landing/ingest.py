@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
-from landing import catalog, enrich
+from landing import catalog, enrich, lifecycle
 from landing.enrich import Head, HeadOutcome, RetryableS3Error
 from landing.s3events import S3Record
 
@@ -35,4 +35,8 @@ def apply(
     usable: dict[Identity, Head | None] = {
         identity: outcome for identity, outcome in heads.items() if not isinstance(outcome, Exception)
     }
-    return catalog.record_events(session, records, usable)
+    result = catalog.record_events(session, records, usable)
+    # Uploads announced through the API are decided here, in the same unit of work; keys outside
+    # the upload prefix cost no statement.
+    lifecycle.on_recorded(session, records, usable)
+    return result

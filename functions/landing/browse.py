@@ -1,0 +1,134 @@
+"""Owner-scoped, cursor-paginated API reads: the caller's uploads and the objects under their prefix."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from landing import lifecycle, uploads
+from landing.models import Object, Upload
+from landing.settings import Settings
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise uploads.bad_request("invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+def encode_cursor(*values: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None, size: int) -> list[str] | None:
+    """The position a previous page ended at; a cursor we did not issue is a 400, not a 500."""
+    if raw is None or raw == "":
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or len(values) != size or not all(isinstance(v, str) for v in values):
+        raise uploads.bad_request("invalid_cursor", "cursor is not one this API returned")
+    return values
+
+
+def _timestamp(raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise uploads.bad_request("invalid_cursor", "cursor is not one this API returned") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def list_uploads(
+    session: Session, owner: str, query: Mapping[str, str], now: datetime | None = None
+) -> dict[str, Any]:
+    """GET /uploads?status=&limit=&cursor=: the caller's uploads, newest first.
+
+    Due pending uploads are expired first (lazily), so the list never reports a stale pending.
+    """
+    status = uploads.parse_status(query.get("status"))
+    limit = parse_limit(query.get("limit"))
+    cursor = decode_cursor(query.get("cursor"), 2)
+    lifecycle.expire_due(session, now or datetime.now(UTC), owner=owner)
+    statement = select(Upload).where(Upload.owner == owner)
+    if status is not None:
+        statement = statement.where(Upload.status == status)
+    if cursor is not None:
+        created_at, last_id = _timestamp(cursor[0]), _uuid(cursor[1])
+        statement = statement.where(
+            or_(Upload.created_at < created_at, and_(Upload.created_at == created_at, Upload.id < last_id))
+        )
+    rows = list(
+        session.execute(statement.order_by(Upload.created_at.desc(), Upload.id.desc()).limit(limit + 1))
+        .scalars()
+        .all()
+    )
+    page = rows[:limit]
+    next_cursor = (
+        encode_cursor(page[-1].created_at.isoformat(), str(page[-1].id)) if len(rows) > limit else None
+    )
+    return {"uploads": [uploads.view(row) for row in page], "next_cursor": next_cursor}
+
+
+def _uuid(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise uploads.bad_request("invalid_cursor", "cursor is not one this API returned") from None
+
+
+def object_view(row: Object) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "size": row.size,
+        "e_tag": row.e_tag,
+        "content_type": row.content_type,
+        "last_modified_date": uploads.iso(row.last_modified_date),
+        "updated_at": uploads.iso(row.updated_at),
+        "upload_id": str(row.upload_id) if row.upload_id else None,
+    }
+
+
+def list_objects(
+    session: Session, settings: Settings, owner: str, query: Mapping[str, str]
+) -> dict[str, Any]:
+    """GET /objects?prefix=&limit=&cursor=: current (not deleted) objects under the caller's key prefix.
+
+    ``prefix`` is matched against the full key and only narrows the caller's own area
+    (uploads/<owner>/), so it can never reach another owner's objects. Ordered by key.
+    """
+    area = uploads.owner_prefix(settings, owner)
+    prefix = query.get("prefix") or ""
+    if len(prefix) > 1024:
+        raise uploads.bad_request("invalid_prefix", "prefix is longer than an S3 key")
+    limit = parse_limit(query.get("limit"))
+    cursor = decode_cursor(query.get("cursor"), 1)
+    if prefix.startswith(area):
+        area = prefix
+    elif not area.startswith(prefix):
+        return {"objects": [], "next_cursor": None}
+    statement = select(Object).where(
+        Object.bucket == settings.bucket_name,
+        Object.key.startswith(area, autoescape=True),
+        Object.is_deleted.is_(False),
+    )
+    if cursor is not None:
+        statement = statement.where(Object.key > cursor[0])
+    rows = list(session.execute(statement.order_by(Object.key).limit(limit + 1)).scalars().all())
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].key) if len(rows) > limit else None
+    return {"objects": [object_view(row) for row in page], "next_cursor": next_cursor}

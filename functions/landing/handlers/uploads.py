@@ -1,0 +1,164 @@
+"""UploadsFunction: the presigned uploads HTTP API (payload 2.0) and the scheduled expiry pass."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from landing import browse, lifecycle, presign, uploads
+from landing.lambda_context import local_context
+from landing.observability import logger, metrics
+from landing.settings import SettingsError, get_settings
+from landing.uow import unit_of_work
+from landing.uploads import UploadError
+
+
+def _cors() -> CORSConfig:
+    origins = list(get_settings().cors_allow_origins) or ["*"]
+    return CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:] or None,
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+
+
+app = APIGatewayHttpResolver(cors=_cors())
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def _error(status: int, code: str, message: str) -> Response[str]:
+    return _json(status, {"error": {"code": code, "message": message}})
+
+
+def _owner() -> str:
+    """The JWT authorizer's `sub` claim; "anonymous" when no authorizer ran and that is allowed."""
+    sub = app.current_event.request_context.authorizer.jwt_claim.get("sub")
+    if isinstance(sub, str) and sub:
+        return sub
+    if get_settings().uploads_allow_anonymous:
+        return uploads.ANONYMOUS
+    raise UploadError(401, "unauthorized", "a JWT with a sub claim is required")
+
+
+def _body() -> object:
+    try:
+        return app.current_event.json_body
+    except (TypeError, ValueError):
+        raise uploads.bad_request("invalid_json", "the body is not valid JSON") from None
+
+
+def _query() -> dict[str, str]:
+    return dict(app.current_event.query_string_parameters or {})
+
+
+@app.post("/uploads")
+def create_upload() -> Response[str]:
+    owner, body, settings = _owner(), _body(), get_settings()
+    with unit_of_work(app.lambda_context) as session:
+        answer = uploads.create(session, presign.s3_client(), settings, owner, body)
+    metrics.add_metric(name="UploadsRequested", unit=MetricUnit.Count, value=1)
+    logger.info("upload requested", extra={"upload_id": answer["id"], "method": answer["method"]})
+    return _json(201, answer)
+
+
+@app.get("/uploads")
+def list_uploads() -> Response[str]:
+    owner = _owner()
+    with unit_of_work(app.lambda_context) as session:
+        return _json(200, browse.list_uploads(session, owner, _query()))
+
+
+@app.get("/uploads/<upload_id>")
+def get_upload(upload_id: str) -> Response[str]:
+    owner = _owner()
+    with unit_of_work(app.lambda_context) as session:
+        return _json(200, uploads.get(session, owner, upload_id))
+
+
+@app.post("/uploads/<upload_id>/complete")
+def complete_upload(upload_id: str) -> Response[str]:
+    owner, body, settings = _owner(), _body(), get_settings()
+    with unit_of_work(app.lambda_context) as session:
+        return _json(200, uploads.complete(session, presign.s3_client(), settings, owner, upload_id, body))
+
+
+@app.delete("/uploads/<upload_id>")
+def abort_upload(upload_id: str) -> Response[str]:
+    owner = _owner()
+    with unit_of_work(app.lambda_context) as session:
+        return _json(200, uploads.abort(session, presign.s3_client(), owner, upload_id))
+
+
+@app.get("/objects")
+def list_objects() -> Response[str]:
+    owner, settings = _owner(), get_settings()
+    with unit_of_work(app.lambda_context) as session:
+        return _json(200, browse.list_objects(session, settings, owner, _query()))
+
+
+def _refused(error: UploadError) -> Response[str]:
+    return _error(error.status, error.code, error.message)
+
+
+@app.not_found
+def _no_route(_: Exception) -> Response[str]:
+    event = app.current_event
+    return _error(404, "route_not_found", f"no route {event.http_method} {event.path}")
+
+
+def _misconfigured(error: SettingsError) -> Response[str]:
+    logger.error("uploads function is misconfigured", extra={"error": str(error)})
+    return _error(500, "not_configured", "the service is not configured correctly")
+
+
+def _failed(error: Exception) -> Response[str]:
+    # The unit of work already rolled back; the caller gets JSON, the log gets the traceback.
+    logger.exception("request failed")
+    return _error(500, "internal_error", "the request failed; try again later")
+
+
+# Registered by call: Powertools' exception_handler decorator is untyped.
+app.exception_handler(UploadError)(_refused)
+app.exception_handler(SettingsError)(_misconfigured)
+app.exception_handler(Exception)(_failed)
+
+
+def is_schedule(event: object) -> bool:
+    return (
+        isinstance(event, dict)
+        and event.get("source") == "aws.events"
+        and event.get("detail-type") == "Scheduled Event"
+    )
+
+
+def _scheduled(context: LambdaContext) -> dict[str, Any]:
+    """EventBridge schedule: expire due uploads, abort their multipart parts, delete rejected leftovers."""
+    with unit_of_work(context) as session:
+        result = lifecycle.sweep(session, presign.s3_client(), datetime.now(UTC))
+    metrics.add_metric(name="UploadsExpired", unit=MetricUnit.Count, value=result.expired)
+    logger.info("expiry pass", extra=asdict(result))
+    return asdict(result)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_schedule(event):
+        return _scheduled(context)
+    return app.resolve(event, context)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point (landing.handlers.uploads.handler); a missing context gets a local one."""
+    result: dict[str, Any] = _handle(event, context or local_context("UploadsFunction"))
+    return result

@@ -1,0 +1,318 @@
+"""Upload lifecycle rules: ingest moves pending uploads to uploaded/rejected, time moves them to expired."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    String,
+    Table,
+    Text,
+    column,
+    event,
+    select,
+    tuple_,
+    update,
+    values,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Session, SessionTransaction
+
+from landing.enrich import Head
+from landing.models import Object, Upload
+from landing.observability import logger
+from landing.presign import UPLOAD_ID_META
+from landing.s3events import S3Record
+from landing.settings import get_settings
+
+uploads: Table = Upload.__table__  # type: ignore[assignment]
+objects: Table = Object.__table__  # type: ignore[assignment]
+
+# Statuses an object event may still decide. "expired" is included on purpose: an upload expires
+# when no event came in time, and an event that arrives later proves the object was written while
+# the presigned request was valid (S3 refuses expired signatures), so the truth wins. "uploaded"
+# and "rejected" are final: redelivered or reordered events never change them.
+OPEN_STATUSES = ("pending", "expired")
+ABORTED_BY_CLIENT = "aborted by the client"
+_PENDING_DELETES = "landing.lifecycle.pending_deletes"
+_LISTENING = "landing.lifecycle.listening"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    bucket: str
+    key: str
+    version_id: str | None
+
+
+def media_type(content_type: str | None) -> str:
+    """'Text/Plain; charset=utf-8' -> 'text/plain' (parameters and case do not change the type)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def violation(
+    upload_id: uuid.UUID,
+    method: str | None,
+    declared_type: str,
+    max_size: int,
+    size: int | None,
+    head: Head | None,
+) -> str | None:
+    """Why an object breaks what its upload announced, or None when it does not.
+
+    Size comes from the event; type and metadata from HeadObject when it answered (an object
+    already gone is judged on its size alone). A POST may carry 1..announced bytes (its policy's
+    range); a PUT or a multipart upload signed the exact length, so anything else was not ours.
+    """
+    if size is not None and size < 1:
+        return "object is empty"
+    if size is not None and size > max_size:
+        return f"object is {size} bytes, more than the {max_size} announced"
+    if size is not None and method in ("PUT", "MULTIPART") and size != max_size:
+        return f"object is {size} bytes, not the {max_size} announced"
+    if head is None:
+        return None
+    if media_type(head.content_type) != media_type(declared_type):
+        return f"object content type {head.content_type!r} differs from the announced {declared_type!r}"
+    carried = head.user_metadata.get(UPLOAD_ID_META)
+    if carried != str(upload_id):
+        return f"object metadata {UPLOAD_ID_META}={carried!r} does not name this upload"
+    return None
+
+
+def on_recorded(
+    session: Session, records: Sequence[S3Record], heads: Mapping[tuple[str, str, str, str], Head | None]
+) -> int:
+    """Ingest hook, in the caller's unit of work: link objects to their uploads and decide the uploads.
+
+    Costs nothing for keys outside the upload prefix. Returns how many uploads changed status.
+    Rejected objects are deleted from S3 once the unit of work commits.
+    """
+    prefix = get_settings().upload_prefix
+    newest: dict[tuple[str, str], S3Record] = {}
+    for record in records:
+        if record.record_type != "CREATE" or not record.key.startswith(prefix):
+            continue
+        current = newest.get((record.bucket, record.key))
+        if current is None or record.sequencer > current.sequencer:
+            newest[(record.bucket, record.key)] = record
+    if not newest:
+        return 0
+    announced = session.execute(
+        select(
+            uploads.c.id,
+            uploads.c.bucket,
+            uploads.c.key,
+            uploads.c.method,
+            uploads.c.content_type,
+            uploads.c.max_size,
+        )
+        .where(tuple_(uploads.c.bucket, uploads.c.key).in_(sorted(newest)))
+        .order_by(uploads.c.id)
+    ).all()
+    if not announced:
+        return 0
+    decisions = []
+    for upload in announced:
+        record = newest[(upload.bucket, upload.key)]
+        head = heads.get(record.identity)
+        reason = violation(upload.id, upload.method, upload.content_type, upload.max_size, record.size, head)
+        status = "rejected" if reason else "uploaded"
+        decisions.append(
+            (upload.id, upload.bucket, upload.key, status, record.size, reason, record.event_time)
+        )
+    changed = _decide(session, decisions)
+    for row in changed:
+        if row.status == "rejected":
+            record = newest[(row.bucket, row.key)]
+            logger.warning(
+                "upload rejected",
+                extra={"upload_id": str(row.id), "key": row.key, "reason": row.rejection_reason},
+            )
+            _delete_after_commit(session, ObjectVersion(record.bucket, record.key, record.version_id))
+    return len(changed)
+
+
+def _decide(session: Session, decisions: list[tuple[Any, ...]]) -> list[Any]:
+    """One statement: link objects rows to their uploads; move open uploads to their decided status."""
+    decided = (
+        values(
+            column("id", UUID(as_uuid=True)),
+            column("bucket", Text),
+            column("key", Text),
+            column("status", String),
+            column("size", BigInteger),
+            column("reason", Text),
+            column("completed_at", DateTime(timezone=True)),
+            name="decided",
+        )
+        .data(decisions)
+        .cte("decided")
+    )
+    linked = (
+        update(objects)
+        .where(
+            objects.c.bucket == decided.c.bucket,
+            objects.c.key == decided.c.key,
+            objects.c.upload_id.is_distinct_from(decided.c.id),
+        )
+        .values(upload_id=decided.c.id)
+        .returning(objects.c.key)
+        .cte("linked")
+    )
+    moved = (
+        update(uploads)
+        .where(uploads.c.id == decided.c.id, uploads.c.status.in_(OPEN_STATUSES))
+        .values(
+            status=decided.c.status,
+            size=decided.c.size,
+            rejection_reason=decided.c.reason,
+            completed_at=decided.c.completed_at,
+        )
+        .returning(
+            uploads.c.id, uploads.c.bucket, uploads.c.key, uploads.c.status, uploads.c.rejection_reason
+        )
+        .cte("moved")
+    )
+    statement = select(moved).add_cte(linked)
+    return list(session.execute(statement).all())
+
+
+def _delete_after_commit(session: Session, target: ObjectVersion) -> None:
+    """Queue an S3 delete for when the session's outermost transaction commits.
+
+    Deleting before the commit could leave a pending upload whose object is gone if the
+    transaction then rolled back; deleting after it can fail, which sweep() repairs later.
+    """
+    if not session.info.get(_LISTENING):
+        session.info[_LISTENING] = True
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_soft_rollback", _after_soft_rollback)
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING_DELETES, []).append((transaction, target))
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Forget deletes queued inside a transaction or savepoint that rolled back."""
+    pending = session.info.get(_PENDING_DELETES) or []
+    session.info[_PENDING_DELETES] = [
+        (transaction, target)
+        for transaction, target in pending
+        if not _within(transaction, previous_transaction)
+    ]
+
+
+def _after_commit(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released; the outer transaction may still roll back
+    pending = session.info.pop(_PENDING_DELETES, None) or []
+    if pending:
+        from landing.enrich import s3_client
+
+        delete_objects(s3_client(), [target for _, target in pending])
+
+
+def delete_objects(client: Any, targets: Sequence[ObjectVersion]) -> int:
+    """Delete rejected objects (the exact version when known); failures are logged for sweep()."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    deleted = 0
+    for target in targets:
+        params: dict[str, Any] = {"Bucket": target.bucket, "Key": target.key}
+        if target.version_id and target.version_id != "null":
+            params["VersionId"] = target.version_id
+        try:
+            client.delete_object(**params)
+        except (BotoCoreError, ClientError) as error:
+            logger.error(
+                "could not delete a rejected object; the scheduled sweep will retry",
+                extra={"bucket": target.bucket, "key": target.key, "error": str(error)},
+            )
+            continue
+        deleted += 1
+    return deleted
+
+
+def due_condition(now: datetime) -> Any:
+    """Pending uploads whose presigned request expired more than the grace period ago."""
+    grace = timedelta(seconds=get_settings().upload_grace_s)
+    return (uploads.c.status == "pending") & (uploads.c.expires_at < now - grace)
+
+
+def expire_due(
+    session: Session, now: datetime, *, owner: str | None = None, upload_id: uuid.UUID | None = None
+) -> int:
+    """Mark due pending uploads expired (all, one owner's, or one); returns how many changed.
+
+    The WHERE repeats status = 'pending', so an upload decided by ingest meanwhile is never moved back.
+    """
+    statement = update(uploads).where(due_condition(now)).values(status="expired")
+    if owner is not None:
+        statement = statement.where(uploads.c.owner == owner)
+    if upload_id is not None:
+        statement = statement.where(uploads.c.id == upload_id)
+    result = session.execute(statement.returning(uploads.c.id))
+    return len(result.all())
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    expired: int
+    aborted: int
+    deleted: int
+
+
+def sweep(session: Session, client: Any, now: datetime, limit: int = 100) -> SweepResult:
+    """The scheduled pass: expire due uploads, abort their multipart uploads, delete rejected leftovers.
+
+    S3 calls happen inside the unit of work but only touch rows this pass owns (expired, rejected),
+    and each pass handles at most ``limit`` of each, so a backlog is worked off over several runs.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from landing import presign
+
+    expired = expire_due(session, now)
+    multiparts = session.execute(
+        select(uploads.c.id, uploads.c.bucket, uploads.c.key, uploads.c.multipart_upload_id)
+        .where(uploads.c.status == "expired", uploads.c.multipart_upload_id.is_not(None))
+        .order_by(uploads.c.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    aborted = []
+    for row in multiparts:
+        try:
+            presign.abort_multipart(
+                client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id
+            )
+        except (BotoCoreError, ClientError) as error:
+            logger.error("could not abort a multipart upload", extra={"key": row.key, "error": str(error)})
+            continue
+        aborted.append(row.id)
+    if aborted:
+        # Cleared once S3 no longer holds the parts, so the next pass does not try again.
+        session.execute(update(uploads).where(uploads.c.id.in_(aborted)).values(multipart_upload_id=None))
+    leftovers = session.execute(
+        select(objects.c.bucket, objects.c.key, objects.c.version_id)
+        .join(uploads, uploads.c.id == objects.c.upload_id)
+        .where(uploads.c.status == "rejected", objects.c.is_deleted.is_(False))
+        .order_by(objects.c.bucket, objects.c.key)
+        .limit(limit)
+    ).all()
+    deleted = delete_objects(client, [ObjectVersion(r.bucket, r.key, r.version_id) for r in leftovers])
+    return SweepResult(expired=expired, aborted=len(aborted), deleted=deleted)

@@ -1,0 +1,213 @@
+"""Presigned S3 requests for announced uploads: POST policies, signed PUTs and multipart part URLs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from landing.settings import get_settings
+
+MIB = 1024**2
+# S3 limits: at most 10,000 parts of 5 MiB..5 GiB each (the last part may be smaller).
+MIN_PART_SIZE = 5 * MIB
+MAX_PART_SIZE = 5 * 1024**3
+# Part URLs are all returned in one response; 2,000 of them stay far below Lambda's 6 MB payload limit.
+MAX_PARTS = 2000
+UPLOAD_ID_META = "upload-id"
+
+
+@dataclass(frozen=True, slots=True)
+class Presigned:
+    """What a client needs to send the bytes: where, which form fields and which headers."""
+
+    method: str
+    url: str | None
+    fields: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    part_size: int | None = None
+    multipart_upload_id: str | None = None
+
+
+@cache
+def s3_client() -> Any:
+    """One SigV4 client per execution environment for presigning and multipart calls.
+
+    Against AWS it signs for the regional virtual-hosted endpoint (botocore's default for presigned
+    requests can be the global one, which redirects browsers outside us-east-1); against a local
+    endpoint (moto) it uses path-style URLs, which resolve without wildcard DNS.
+    """
+    import boto3
+    from botocore.config import Config
+
+    settings = get_settings()
+    return boto3.client(
+        "s3",
+        region_name=settings.aws_region,
+        endpoint_url=settings.s3_endpoint_url,
+        config=Config(
+            signature_version="s3v4",
+            s3={
+                "addressing_style": "path" if settings.s3_endpoint_url else "virtual",
+                "us_east_1_regional_endpoint": "regional",
+            },
+            # Never add SDK-computed checksums to presigned requests: the client sends the bytes,
+            # and a checksum of an empty body would make S3 refuse them.
+            request_checksum_calculation="when_required",
+            connect_timeout=2,
+            read_timeout=5,
+            retries={"mode": "standard", "max_attempts": 3},
+        ),
+    )
+
+
+def metadata_fields(upload_id: str, metadata: Mapping[str, str]) -> dict[str, str]:
+    """x-amz-meta-* headers/fields: the caller's metadata plus the upload id the object must carry."""
+    fields = {f"x-amz-meta-{name}": value for name, value in sorted(metadata.items())}
+    fields[f"x-amz-meta-{UPLOAD_ID_META}"] = upload_id
+    return fields
+
+
+def post(
+    client: Any,
+    *,
+    bucket: str,
+    key: str,
+    content_type: str,
+    max_size: int,
+    upload_id: str,
+    metadata: Mapping[str, str],
+    expires_s: int,
+) -> Presigned:
+    """A presigned POST whose policy pins the key, the content type, 1..max_size bytes and metadata.
+
+    S3 refuses a form whose fields break any condition, so every field we hand out is also a
+    condition, and the client can add nothing (an unlisted field fails the policy).
+    """
+    fields: dict[str, str] = {"Content-Type": content_type, **metadata_fields(upload_id, metadata)}
+    conditions: list[Any] = [{name: value} for name, value in fields.items()]
+    conditions.append(["content-length-range", 1, max_size])
+    # botocore adds {"bucket": ...}, {"key": key} (exact, as the key has no ${filename}) and the
+    # x-amz-algorithm/credential/date(/security-token) conditions.
+    answer = client.generate_presigned_post(
+        Bucket=bucket, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_s
+    )
+    return Presigned(method="POST", url=answer["url"], fields=dict(answer["fields"]))
+
+
+def put(
+    client: Any,
+    *,
+    bucket: str,
+    key: str,
+    content_type: str,
+    size: int,
+    upload_id: str,
+    metadata: Mapping[str, str],
+    checksum_sha256: str | None,
+    expires_s: int,
+) -> Presigned:
+    """A presigned PUT signing Content-Type, Content-Length, the metadata and the optional checksum.
+
+    Signed headers must be sent with exactly these values, so S3 refuses another type or length,
+    and verifies the body against x-amz-checksum-sha256 when one was announced.
+    """
+    params: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "ContentType": content_type,
+        "ContentLength": size,
+        "Metadata": {**metadata, UPLOAD_ID_META: upload_id},
+    }
+    headers = {"Content-Type": content_type, "Content-Length": str(size)}
+    headers.update(metadata_fields(upload_id, metadata))
+    if checksum_sha256:
+        params["ChecksumSHA256"] = checksum_sha256
+        headers["x-amz-checksum-sha256"] = checksum_sha256
+    url = client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_s, HttpMethod="PUT")
+    return Presigned(method="PUT", url=url, headers=headers)
+
+
+def part_size_for(size: int, configured: int) -> int:
+    """The configured part size, grown (in whole MiB) until the file fits in MAX_PARTS parts."""
+    needed = max(configured, MIN_PART_SIZE, math.ceil(size / MAX_PARTS))
+    part_size = math.ceil(needed / MIB) * MIB
+    if part_size > MAX_PART_SIZE:
+        raise ValueError(f"{size} bytes do not fit in {MAX_PARTS} parts of at most 5 GiB")
+    return part_size
+
+
+def multipart(
+    client: Any,
+    *,
+    bucket: str,
+    key: str,
+    content_type: str,
+    size: int,
+    upload_id: str,
+    metadata: Mapping[str, str],
+    part_size: int,
+    expires_s: int,
+) -> Presigned:
+    """Start a multipart upload and presign one PUT per part, each signed with its exact length.
+
+    Signing every part's Content-Length means the parts add up to exactly the announced size.
+    """
+    created = client.create_multipart_upload(
+        Bucket=bucket, Key=key, ContentType=content_type, Metadata={**metadata, UPLOAD_ID_META: upload_id}
+    )
+    s3_upload_id = str(created["UploadId"])
+    count = math.ceil(size / part_size)
+    parts = []
+    for number in range(1, count + 1):
+        length = min(part_size, size - (number - 1) * part_size)
+        url = client.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "UploadId": s3_upload_id,
+                "PartNumber": number,
+                "ContentLength": length,
+            },
+            ExpiresIn=expires_s,
+            HttpMethod="PUT",
+        )
+        parts.append({"part_number": number, "url": url, "size": length})
+    return Presigned(
+        method="MULTIPART",
+        url=None,
+        parts=parts,
+        part_size=part_size,
+        multipart_upload_id=s3_upload_id,
+    )
+
+
+def complete_multipart(
+    client: Any, *, bucket: str, key: str, multipart_upload_id: str, parts: list[tuple[int, str]]
+) -> str | None:
+    """CompleteMultipartUpload with the client's (part number, ETag) list; returns the object's ETag."""
+    answer = client.complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=multipart_upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]},
+    )
+    e_tag = answer.get("ETag")
+    return str(e_tag).strip('"') if e_tag else None
+
+
+def abort_multipart(client: Any, *, bucket: str, key: str, multipart_upload_id: str) -> bool:
+    """AbortMultipartUpload; False when S3 no longer knows the upload (aborted or completed already)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=multipart_upload_id)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NoSuchUpload":
+            return False
+        raise
+    return True

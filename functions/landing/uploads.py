@@ -1,0 +1,426 @@
+"""Upload intents: validate what a client announces, generate its key, presign, record and report it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import unicodedata
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from landing import lifecycle, presign
+from landing.models import UPLOAD_STATUSES, Upload
+from landing.settings import Settings
+
+ANONYMOUS = "anonymous"
+REQUEST_FIELDS = frozenset({"filename", "content_type", "size", "checksum_sha256", "metadata", "method"})
+MAX_FILENAME_CHARS = 1024
+# Room left in a 1024-byte key for the file name once prefix, owner and uuid are in.
+MAX_KEY_NAME_BYTES = 200
+MAX_EXTENSION_CHARS = 16
+# S3 allows 2 KB of user metadata (names + values); the upload id takes its share.
+MAX_METADATA_BYTES = 2048 - len(presign.UPLOAD_ID_META) - 36
+METADATA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+OWNER_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+CONTENT_TYPE = re.compile(
+    r"(?P<type>[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*)"
+    r"(\s*;\s*[a-z0-9!#$&^_.+-]+=(\"[^\"\x00-\x1f]*\"|[a-z0-9!#$&^_.+-]+))*",
+    re.IGNORECASE,
+)
+
+
+class UploadError(Exception):
+    """A request the API refuses: HTTP status, stable error code, human message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def bad_request(code: str, message: str) -> UploadError:
+    return UploadError(400, code, message)
+
+
+def not_found(upload_id: object) -> UploadError:
+    return UploadError(404, "not_found", f"no upload {str(upload_id)[:64]!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A validated upload request."""
+
+    filename: str
+    content_type: str
+    size: int
+    method: str
+    checksum_sha256: str | None
+    metadata: dict[str, str]
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO-8601 in UTC with a Z, milliseconds precision (what JavaScript's Date parses)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _string(body: Mapping[str, Any], name: str, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        got = "missing" if value is None else f"a {type(value).__name__}"
+        raise bad_request(f"invalid_{name}", f"{name} must be a string, got {got}")
+    return value
+
+
+def parse_intent(body: object, settings: Settings) -> Intent:
+    """Validate a POST /uploads body; raises UploadError (400/413/415) naming the first problem."""
+    if not isinstance(body, Mapping):
+        raise bad_request("invalid_body", "the body must be a JSON object")
+    unknown = sorted(set(body) - REQUEST_FIELDS)
+    if unknown:
+        raise bad_request("unknown_field", f"unknown field(s): {', '.join(map(str, unknown))[:200]}")
+    filename = _string(body, "filename")
+    assert filename is not None
+    if not filename.strip() or len(filename) > MAX_FILENAME_CHARS:
+        raise bad_request("invalid_filename", f"filename must have 1 to {MAX_FILENAME_CHARS} characters")
+    content_type = _parse_content_type(_string(body, "content_type") or "", settings)
+    size = body.get("size")
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise bad_request("invalid_size", "size must be an integer number of bytes")
+    if size <= 0:
+        raise bad_request("invalid_size", "size must be at least 1 byte")
+    if size > settings.upload_max_size:
+        raise UploadError(
+            413, "too_large", f"size {size} is above the maximum of {settings.upload_max_size} bytes"
+        )
+    method = (_string(body, "method", required=False) or "POST").upper()
+    if method not in ("POST", "PUT"):
+        raise bad_request("invalid_method", "method must be POST or PUT")
+    if size > settings.multipart_threshold:
+        method = "MULTIPART"
+    checksum = _parse_checksum(_string(body, "checksum_sha256", required=False), method)
+    metadata = _parse_metadata(body.get("metadata"))
+    return Intent(filename, content_type, size, method, checksum, metadata)
+
+
+def _parse_content_type(raw: str, settings: Settings) -> str:
+    value = raw.strip()
+    match = CONTENT_TYPE.fullmatch(value)
+    allowed = {media.lower() for media in settings.allowed_content_types}
+    if match is None or match.group("type").lower() not in allowed:
+        raise UploadError(
+            415,
+            "unsupported_media_type",
+            f"content_type {value[:100]!r} is not allowed; allowed: {', '.join(sorted(allowed))}",
+        )
+    return value
+
+
+def _parse_checksum(raw: str | None, method: str) -> str | None:
+    if raw is None:
+        return None
+    try:
+        digest = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if len(digest) != hashlib.sha256().digest_size:
+        raise bad_request(
+            "invalid_checksum", "checksum_sha256 must be the base64 of a 32-byte SHA-256 digest"
+        )
+    if method != "PUT":
+        # S3 verifies a full-object SHA-256 on PUT only; accepting it elsewhere would promise a check
+        # that never happens.
+        raise bad_request(
+            "checksum_unsupported",
+            "checksum_sha256 is verified by S3 only for PUT uploads up to the multipart threshold; "
+            'send "method": "PUT" or leave the checksum out',
+        )
+    return raw
+
+
+def _parse_metadata(raw: object) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise bad_request("invalid_metadata", "metadata must be an object of string values")
+    metadata: dict[str, str] = {}
+    for name, value in raw.items():
+        if not isinstance(name, str) or not METADATA_NAME.fullmatch(name):
+            raise bad_request(
+                "invalid_metadata", f"metadata name {str(name)[:64]!r} must match {METADATA_NAME.pattern}"
+            )
+        if name == presign.UPLOAD_ID_META:
+            raise bad_request("invalid_metadata", f"metadata name {name!r} is reserved")
+        if not isinstance(value, str) or not PRINTABLE_ASCII.fullmatch(value):
+            raise bad_request("invalid_metadata", f"metadata {name!r} must be printable ASCII text")
+        metadata[name] = value
+    if sum(len(name) + len(value) for name, value in metadata.items()) > MAX_METADATA_BYTES:
+        raise bad_request("invalid_metadata", f"metadata must stay within {MAX_METADATA_BYTES} bytes")
+    return metadata
+
+
+def sanitise_filename(filename: str) -> str:
+    """A safe last key segment: base name only, no control or path characters, bounded length.
+
+    '../../etc/passwd' -> 'passwd'; 'a\\x00b.txt' -> 'ab.txt'; '..' -> 'file'.
+    """
+    name = unicodedata.normalize("NFC", filename)
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")  # control, format, unassigned
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(c if c.isalnum() or c in "-_.() " else "_" for c in name)
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    if not name:
+        return "file"
+    if len(name.encode("utf-8")) > MAX_KEY_NAME_BYTES:
+        stem, dot, extension = name.rpartition(".")
+        if not dot or not stem or len(extension) > MAX_EXTENSION_CHARS:
+            stem, extension = name, ""
+        suffix = f".{extension}" if extension else ""
+        budget = MAX_KEY_NAME_BYTES - len(suffix.encode("utf-8"))
+        stem = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore").rstrip(" .")
+        name = (stem or "file") + suffix
+    return name
+
+
+def owner_segment(owner: str) -> str:
+    """The owner as one key segment: itself when plainly safe, else a stable digest of it."""
+    if OWNER_SEGMENT.fullmatch(owner):
+        return owner
+    return "h-" + hashlib.sha256(owner.encode("utf-8")).hexdigest()[:40]
+
+
+def owner_prefix(settings: Settings, owner: str) -> str:
+    return f"{settings.upload_prefix}{owner_segment(owner)}/"
+
+
+def new_key(settings: Settings, owner: str, upload_id: uuid.UUID, filename: str) -> str:
+    """uploads/<owner>/<uuid>/<sanitised filename>: chosen by the server, unique per upload."""
+    return f"{owner_prefix(settings, owner)}{upload_id}/{sanitise_filename(filename)}"
+
+
+def view(row: Upload) -> dict[str, Any]:
+    """The public representation of an upload (GET /uploads/{id})."""
+    return {
+        "id": str(row.id),
+        "status": row.status,
+        "key": row.key,
+        "size": row.max_size,
+        "object_size": row.size,
+        "content_type": row.content_type,
+        "filename": row.filename,
+        "method": row.method,
+        "created_at": iso(row.created_at),
+        "expires_at": iso(row.expires_at),
+        "completed_at": iso(row.completed_at),
+        "rejection_reason": row.rejection_reason,
+    }
+
+
+def create(
+    session: Session, client: Any, settings: Settings, owner: str, body: object, now: datetime | None = None
+) -> dict[str, Any]:
+    """POST /uploads: validate, presign, and add the pending row to the caller's unit of work.
+
+    Nothing is written for a refused request. The row is flushed only after presigning succeeded.
+    """
+    intent = parse_intent(body, settings)
+    if not settings.bucket_name:
+        raise UploadError(500, "not_configured", "BUCKET_NAME is not configured")
+    now = now or datetime.now(UTC)
+    upload_id = uuid.uuid4()
+    key = new_key(settings, owner, upload_id, intent.filename)
+    # Computed before signing, so the recorded expiry is never later than the signature's.
+    expires_at = now + timedelta(seconds=settings.presign_expires_s)
+    common = {
+        "bucket": settings.bucket_name,
+        "key": key,
+        "content_type": intent.content_type,
+        "upload_id": str(upload_id),
+        "metadata": intent.metadata,
+        "expires_s": settings.presign_expires_s,
+    }
+    if intent.method == "MULTIPART":
+        signed = presign.multipart(
+            client,
+            size=intent.size,
+            part_size=presign.part_size_for(intent.size, settings.multipart_part_size),
+            **common,  # type: ignore[arg-type]
+        )
+    elif intent.method == "PUT":
+        signed = presign.put(client, size=intent.size, checksum_sha256=intent.checksum_sha256, **common)  # type: ignore[arg-type]
+    else:
+        signed = presign.post(client, max_size=intent.size, **common)  # type: ignore[arg-type]
+    session.add(
+        Upload(
+            id=upload_id,
+            bucket=settings.bucket_name,
+            key=key,
+            content_type=intent.content_type,
+            max_size=intent.size,
+            owner=owner,
+            status="pending",
+            created_at=now,
+            expires_at=expires_at,
+            filename="".join(c for c in intent.filename if c.isprintable()),
+            method=intent.method,
+            checksum_sha256=intent.checksum_sha256,
+            user_metadata=intent.metadata or None,
+            multipart_upload_id=signed.multipart_upload_id,
+        )
+    )
+    session.flush()
+    answer: dict[str, Any] = {
+        "id": str(upload_id),
+        "key": key,
+        "method": signed.method,
+        "url": signed.url,
+        "fields": signed.fields,
+        "headers": signed.headers,
+        "expires_at": iso(expires_at),
+    }
+    if signed.method == "MULTIPART":
+        answer["part_size"] = signed.part_size
+        answer["parts"] = signed.parts
+    return answer
+
+
+def parse_id(raw: object) -> uuid.UUID:
+    """An upload id from a path; anything that is not a UUID is simply an unknown upload."""
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise not_found(raw) from None
+
+
+def _owned(session: Session, owner: str, upload_id: uuid.UUID, *, lock: bool = False) -> Upload:
+    statement = select(Upload).where(Upload.id == upload_id, Upload.owner == owner)
+    if lock:
+        statement = statement.with_for_update()
+    row = session.execute(statement).scalar_one_or_none()
+    if row is None:
+        # Another owner's upload answers exactly like a missing one.
+        raise not_found(upload_id)
+    return row
+
+
+def get(session: Session, owner: str, raw_id: object, now: datetime | None = None) -> dict[str, Any]:
+    """GET /uploads/{id}: the caller's upload, expired first if its time is up (lazy expiry)."""
+    upload_id = parse_id(raw_id)
+    now = now or datetime.now(UTC)
+    row = _owned(session, owner, upload_id)
+    if row.status == "pending" and lifecycle.expire_due(session, now, owner=owner, upload_id=upload_id):
+        session.refresh(row)
+    return view(row)
+
+
+def complete(
+    session: Session,
+    client: Any,
+    settings: Settings,
+    owner: str,
+    raw_id: object,
+    body: object,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """POST /uploads/{id}/complete: finish a multipart upload with the client's part ETags.
+
+    The status stays pending: the object's S3 event decides uploaded or rejected, as for every method.
+    """
+    upload_id = parse_id(raw_id)
+    now = now or datetime.now(UTC)
+    parts = _parse_parts(body)
+    row = _open_multipart(session, owner, upload_id, now)
+    expected = _part_count(row, settings)
+    if [number for number, _ in parts] != list(range(1, expected + 1)):
+        raise bad_request(
+            "invalid_parts", f"parts must list part_number 1..{expected} once each, in order, with their etag"
+        )
+    assert row.multipart_upload_id is not None
+    from botocore.exceptions import ClientError
+
+    # The row stays locked while S3 assembles the parts, so a concurrent abort or expiry waits.
+    try:
+        presign.complete_multipart(
+            client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id, parts=parts
+        )
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", "S3Error"))
+        raise bad_request("s3_" + re.sub(r"(?<!^)(?=[A-Z])", "_", code).lower(), str(error)) from None
+    return view(row)
+
+
+def _parse_parts(body: object) -> list[tuple[int, str]]:
+    message = 'the body must be {"parts": [{"part_number": 1, "etag": "..."}, ...]}'
+    if not isinstance(body, Mapping) or not isinstance(body.get("parts"), list) or not body["parts"]:
+        raise bad_request("invalid_parts", message)
+    parts = []
+    for part in body["parts"]:
+        number = part.get("part_number") if isinstance(part, Mapping) else None
+        etag = part.get("etag") if isinstance(part, Mapping) else None
+        if isinstance(number, bool) or not isinstance(number, int) or not isinstance(etag, str) or not etag:
+            raise bad_request("invalid_parts", message)
+        parts.append((number, etag))
+    return parts
+
+
+def _part_count(row: Upload, settings: Settings) -> int:
+    part_size = presign.part_size_for(row.max_size, settings.multipart_part_size)
+    return -(-row.max_size // part_size)
+
+
+def _open_multipart(session: Session, owner: str, upload_id: uuid.UUID, now: datetime) -> Upload:
+    """The caller's multipart upload, locked, still pending and in time; refuses anything else."""
+    row = _owned(session, owner, upload_id, lock=True)
+    if row.method != "MULTIPART":
+        raise UploadError(
+            409,
+            "not_multipart",
+            "only multipart uploads can be completed or aborted; a presigned POST or PUT "
+            "cannot be revoked and simply expires",
+        )
+    if row.status == "pending" and lifecycle.expire_due(session, now, owner=owner, upload_id=upload_id):
+        session.refresh(row)
+    if row.status != "pending" or row.multipart_upload_id is None:
+        raise UploadError(409, f"upload_{row.status}", f"upload {upload_id} is {row.status}")
+    return row
+
+
+def abort(
+    session: Session, client: Any, owner: str, raw_id: object, now: datetime | None = None
+) -> dict[str, Any]:
+    """DELETE /uploads/{id}: abort a pending multipart upload in S3 and mark it expired."""
+    upload_id = parse_id(raw_id)
+    now = now or datetime.now(UTC)
+    row = _open_multipart(session, owner, upload_id, now)
+    assert row.multipart_upload_id is not None
+    presign.abort_multipart(
+        client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id
+    )
+    session.execute(
+        update(Upload)
+        .where(Upload.id == upload_id, Upload.status == "pending")
+        .values(status="expired", multipart_upload_id=None, rejection_reason=lifecycle.ABORTED_BY_CLIENT)
+    )
+    session.refresh(row)
+    return view(row)
+
+
+def parse_status(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if raw not in UPLOAD_STATUSES:
+        raise bad_request("invalid_status", f"status must be one of {', '.join(UPLOAD_STATUSES)}")
+    return raw

@@ -1,0 +1,287 @@
+"""Upload rules without a database: request validation, key generation, presigned POST/PUT, judgement."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from landing import lifecycle, presign, uploads
+from landing.enrich import Head
+from landing.settings import load
+from landing.uploads import UploadError
+
+SETTINGS = replace(load({"BUCKET_NAME": "example-bucket"}), multipart_threshold=100 * 1024**2)
+UPLOAD_ID = "0b9d7c1e-4a5f-4e2b-8c3d-6f7a8b9c0d1e"
+SHA256_B64 = base64.b64encode(hashlib.sha256(b"hello").digest()).decode()
+
+
+def offline_client(region: str = "eu-west-1", endpoint: str | None = None):
+    """A client that only signs (no request is sent), with fixed credentials."""
+    return boto3.client(
+        "s3",
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIAEXAMPLE",
+        aws_secret_access_key="secret",
+        aws_session_token="session-token",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint else "virtual"}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("report 2026.pdf", "report 2026.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\win.ini", "win.ini"),
+        ("a\x00b\x1f\x7fc.txt", "abc.txt"),
+        ("..", "file"),
+        ("   ", "file"),
+        (".hidden", "hidden"),
+        ("what?*<>|:.txt", "what______.txt"),
+        ("naïve ☃.txt", "naïve _.txt"),
+        ("tab\tand\nnewline.csv", "tabandnewline.csv"),
+        ("right\u202eleft.txt", "rightleft.txt"),
+    ],
+)
+def test_filenames_are_neutralised(filename, expected):
+    assert uploads.sanitise_filename(filename) == expected
+
+
+def test_very_long_filename_is_cut_keeping_its_extension():
+    name = uploads.sanitise_filename("é" * 500 + ".tar")
+    assert name.endswith(".tar")
+    assert len(name.encode("utf-8")) <= uploads.MAX_KEY_NAME_BYTES
+    name.encode("utf-8").decode("utf-8")  # never cut inside a character
+
+
+def test_key_is_prefix_owner_uuid_and_sanitised_name():
+    upload_id = uuid.UUID(UPLOAD_ID)
+    assert uploads.new_key(SETTINGS, "alice", upload_id, "../x/y.txt") == f"uploads/alice/{UPLOAD_ID}/y.txt"
+
+
+@pytest.mark.parametrize("owner", ["auth0|123", "../other", ".", "a/b", "x" * 200, "ünïcode"])
+def test_unsafe_owner_becomes_a_stable_digest_segment(owner):
+    segment = uploads.owner_segment(owner)
+    assert segment == uploads.owner_segment(owner)
+    assert segment.startswith("h-") and "/" not in segment and len(segment) == 42
+    assert uploads.owner_segment(owner + "!") != segment
+
+
+def valid(**changes):
+    body = {"filename": "a.txt", "content_type": "text/plain", "size": 10}
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not ...}
+
+
+BAD_REQUESTS = [
+    ([], 400, "invalid_body"),
+    ("text", 400, "invalid_body"),
+    (valid(filename=...), 400, "invalid_filename"),
+    (valid(filename=3), 400, "invalid_filename"),
+    (valid(filename=""), 400, "invalid_filename"),
+    (valid(filename="x" * 1025), 400, "invalid_filename"),
+    (valid(content_type=...), 400, "invalid_content_type"),
+    (valid(content_type=["text/plain"]), 400, "invalid_content_type"),
+    (valid(content_type="application/x-msdownload"), 415, "unsupported_media_type"),
+    (valid(content_type="text/plain\r\nx-amz-acl: public-read"), 415, "unsupported_media_type"),
+    (valid(content_type=""), 415, "unsupported_media_type"),
+    (valid(size=...), 400, "invalid_size"),
+    (valid(size="10"), 400, "invalid_size"),
+    (valid(size=True), 400, "invalid_size"),
+    (valid(size=1.5), 400, "invalid_size"),
+    (valid(size=0), 400, "invalid_size"),
+    (valid(size=-1), 400, "invalid_size"),
+    (valid(size=5 * 1024**3 + 1), 413, "too_large"),
+    (valid(method="GET"), 400, "invalid_method"),
+    (valid(method=1), 400, "invalid_method"),
+    (valid(method="PUT", checksum_sha256="not base64!"), 400, "invalid_checksum"),
+    (valid(method="PUT", checksum_sha256=base64.b64encode(b"short").decode()), 400, "invalid_checksum"),
+    (valid(checksum_sha256=SHA256_B64), 400, "checksum_unsupported"),
+    (valid(size=200 * 1024**2, method="PUT", checksum_sha256=SHA256_B64), 400, "checksum_unsupported"),
+    (valid(metadata=["a"]), 400, "invalid_metadata"),
+    (valid(metadata={"Bad Name": "x"}), 400, "invalid_metadata"),
+    (valid(metadata={"upload-id": "forged"}), 400, "invalid_metadata"),
+    (valid(metadata={"note": "naïve"}), 400, "invalid_metadata"),
+    (valid(metadata={"note": 3}), 400, "invalid_metadata"),
+    (valid(metadata={f"k{i}": "v" * 100 for i in range(25)}), 400, "invalid_metadata"),
+    (valid(key="uploads/other/file.txt"), 400, "unknown_field"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "code"), BAD_REQUESTS)
+def test_bad_request_is_refused_with_status_and_code(body, status, code):
+    with pytest.raises(UploadError) as refused:
+        uploads.parse_intent(body, SETTINGS)
+    assert (refused.value.status, refused.value.code) == (status, code)
+    assert refused.value.message
+
+
+def test_good_request_defaults_to_post_and_keeps_content_type_parameters():
+    intent = uploads.parse_intent(
+        valid(content_type="Text/Plain; charset=utf-8", metadata={"dept": "finance"}), SETTINGS
+    )
+    assert (intent.method, intent.content_type, intent.metadata) == (
+        "POST",
+        "Text/Plain; charset=utf-8",
+        {"dept": "finance"},
+    )
+
+
+def test_size_above_threshold_goes_multipart_whatever_was_asked():
+    assert uploads.parse_intent(valid(size=100 * 1024**2), SETTINGS).method == "POST"
+    assert uploads.parse_intent(valid(size=100 * 1024**2 + 1, method="PUT"), SETTINGS).method == "MULTIPART"
+
+
+def decode_policy(fields: dict[str, str]) -> dict:
+    return json.loads(base64.b64decode(fields["policy"]))
+
+
+def test_post_policy_pins_key_type_length_range_and_upload_id():
+    key = f"uploads/alice/{UPLOAD_ID}/a.txt"
+    signed = presign.post(
+        offline_client(),
+        bucket="example-bucket",
+        key=key,
+        content_type="text/plain",
+        max_size=10,
+        upload_id=UPLOAD_ID,
+        metadata={"dept": "finance"},
+        expires_s=900,
+    )
+    policy = decode_policy(signed.fields)
+    date = signed.fields["x-amz-date"]
+    assert policy["conditions"] == [
+        {"Content-Type": "text/plain"},
+        {"x-amz-meta-dept": "finance"},
+        {"x-amz-meta-upload-id": UPLOAD_ID},
+        ["content-length-range", 1, 10],
+        {"bucket": "example-bucket"},
+        {"key": key},
+        {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+        {"x-amz-credential": f"AKIAEXAMPLE/{date[:8]}/eu-west-1/s3/aws4_request"},
+        {"x-amz-date": date},
+        {"x-amz-security-token": "session-token"},
+    ]
+    signed_at = datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert (expiration - signed_at).total_seconds() == 900
+    # Every field handed out is pinned by a condition (S3 refuses unlisted fields).
+    pinned = {name for c in policy["conditions"] if isinstance(c, dict) for name in c}
+    assert set(signed.fields) - {"policy", "x-amz-signature"} <= pinned
+    assert signed.url == "https://example-bucket.s3.eu-west-1.amazonaws.com/"
+
+
+def test_put_signs_type_length_metadata_and_checksum():
+    signed = presign.put(
+        offline_client(),
+        bucket="example-bucket",
+        key="uploads/alice/x/a.txt",
+        content_type="text/plain",
+        size=5,
+        upload_id=UPLOAD_ID,
+        metadata={},
+        checksum_sha256=SHA256_B64,
+        expires_s=900,
+    )
+    query = parse_qs(urlparse(signed.url).query)
+    assert query["X-Amz-SignedHeaders"] == [
+        "content-length;content-type;host;x-amz-checksum-sha256;x-amz-meta-upload-id"
+    ]
+    assert query["X-Amz-Expires"] == ["900"]
+    assert signed.headers == {
+        "Content-Type": "text/plain",
+        "Content-Length": "5",
+        "x-amz-meta-upload-id": UPLOAD_ID,
+        "x-amz-checksum-sha256": SHA256_B64,
+    }
+    assert urlparse(signed.url).netloc == "example-bucket.s3.eu-west-1.amazonaws.com"
+
+
+def test_local_endpoint_gets_path_style_urls():
+    signed = presign.post(
+        offline_client("us-east-1", "http://127.0.0.1:5000"),
+        bucket="example-bucket",
+        key="k",
+        content_type="text/plain",
+        max_size=1,
+        upload_id=UPLOAD_ID,
+        metadata={},
+        expires_s=60,
+    )
+    assert signed.url == "http://127.0.0.1:5000/example-bucket"
+
+
+def test_product_client_signs_for_the_regional_endpoint(monkeypatch):
+    from landing.settings import get_settings
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.delenv("S3_ENDPOINT_URL", raising=False)
+    get_settings.cache_clear()
+    presign.s3_client.cache_clear()
+    try:
+        url = presign.s3_client().generate_presigned_post("example-bucket", "k")["url"]
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        presign.s3_client.cache_clear()
+    assert url == "https://example-bucket.s3.eu-west-1.amazonaws.com/"
+
+
+@pytest.mark.parametrize(
+    ("size", "configured", "expected"),
+    [
+        (200 * 1024**2, 16 * 1024**2, 16 * 1024**2),
+        (6 * 1024**2, 1, 5 * 1024**2),
+        (5 * 1024**4, 16 * 1024**2, 2622 * 1024**2),
+    ],
+)
+def test_part_size_keeps_the_part_count_bounded(size, configured, expected):
+    part_size = presign.part_size_for(size, configured)
+    assert part_size == expected
+    assert -(-size // part_size) <= presign.MAX_PARTS
+
+
+def head(content_type="text/plain", metadata=None):
+    return Head(
+        e_tag="e",
+        content_type=content_type,
+        user_metadata={"upload-id": UPLOAD_ID} if metadata is None else metadata,
+        storage_class="STANDARD",
+        checksum_algorithm=None,
+        last_modified=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "size", "object_head", "verdict"),
+    [
+        ("POST", 10, head(), None),
+        ("POST", 7, head(), None),
+        ("POST", 11, head(), "more than the 10 announced"),
+        ("POST", 0, head(), "empty"),
+        ("PUT", 9, head(), "not the 10 announced"),
+        ("MULTIPART", 10, head(), None),
+        ("POST", 10, head("text/plain; charset=utf-8"), None),
+        ("POST", 10, head("text/html"), "content type 'text/html' differs"),
+        ("POST", 10, head(metadata={}), "does not name this upload"),
+        ("POST", 10, head(metadata={"upload-id": "someone-else"}), "does not name this upload"),
+        ("POST", 10, None, None),
+        ("POST", 11, None, "more than the 10 announced"),
+    ],
+)
+def test_object_is_judged_against_its_announcement(method, size, object_head, verdict):
+    reason = lifecycle.violation(uuid.UUID(UPLOAD_ID), method, "text/plain", 10, size, object_head)
+    if verdict is None:
+        assert reason is None
+    else:
+        assert reason is not None and verdict in reason
