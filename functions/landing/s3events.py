@@ -21,6 +21,11 @@ EventKind = Literal["s3", "sqs", "eventbridge", "s3-test"]
 # shorter value with zeros on the right, then compare lexicographically").
 SEQUENCER_WIDTH = 32
 MAX_KEY_BYTES = 1024
+# Longest value accepted for names, ids and tags carried by an event (S3's own are far shorter).
+MAX_FIELD_CHARS = 1024
+MAX_SIZE = 2**63 - 1  # the objects.size column is a bigint
+# Bucket names, including legacy us-east-1 ones (upper case, "_", up to 255 characters).
+_BUCKET = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
@@ -73,9 +78,29 @@ def decode_key(raw: object) -> str:
         raise InvalidEvent(f"object key is not valid UTF-8 once decoded: {raw[:200]!r}") from None
     if "\x00" in key:
         raise InvalidEvent(f"object key contains a NUL character: {raw[:200]!r}")
+    if not _is_utf8(key):
+        raise InvalidEvent(f"object key is not valid UTF-8 (lone surrogate): {raw[:200]!r}")
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise InvalidEvent(f"object key is longer than {MAX_KEY_BYTES} bytes: {raw[:100]!r}...")
     return key
+
+
+def _is_utf8(text: str) -> bool:
+    """False for strings holding lone surrogates (JSON "\\udcff"), which no database column accepts."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text(raw: str, name: str) -> str:
+    """A string field that PostgreSQL text can hold and a log line can show: no NUL, valid UTF-8."""
+    if "\x00" in raw or not _is_utf8(raw):
+        raise InvalidEvent(f"{name} contains a NUL or is not valid UTF-8: {raw[:100]!r}")
+    if len(raw) > MAX_FIELD_CHARS:
+        raise InvalidEvent(f"{name} is longer than {MAX_FIELD_CHARS} characters: {raw[:100]!r}...")
+    return raw
 
 
 def parse_time(raw: object) -> datetime:
@@ -106,8 +131,8 @@ def normalise_sequencer(raw: object, event_time: datetime) -> str:
 def _size(raw: object) -> int | None:
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-        raise InvalidEvent(f"object size must be a non-negative integer, got {raw!r}")
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_SIZE:
+        raise InvalidEvent(f"object size must be an integer from 0 to 2^63-1, got {repr(raw)[:40]}")
     return raw
 
 
@@ -116,7 +141,7 @@ def _optional_str(raw: object, name: str) -> str | None:
         return None
     if not isinstance(raw, str):
         raise InvalidEvent(f"{name} must be a string, got {type(raw).__name__}")
-    return raw
+    return _text(raw, name)
 
 
 def _etag(raw: object) -> str | None:
@@ -125,8 +150,9 @@ def _etag(raw: object) -> str | None:
 
 
 def _bucket(raw: object) -> str:
-    if not isinstance(raw, str) or not raw:
-        raise InvalidEvent("bucket name must be a non-empty string")
+    if not isinstance(raw, str) or not _BUCKET.fullmatch(raw):
+        shown = repr(raw[:100]) if isinstance(raw, str) else type(raw).__name__
+        raise InvalidEvent(f"bucket name must be 1-255 of [A-Za-z0-9._-], got {shown}")
     return raw
 
 
@@ -172,6 +198,7 @@ def _from_s3_record(raw: Mapping[str, Any], source: Source) -> S3Record | None:
     event_name = raw.get("eventName")
     if not isinstance(event_name, str):
         raise InvalidEvent("eventName is missing")
+    event_name = _text(event_name, "eventName")
     record_type = record_type_of(event_name)
     if record_type is None:
         return None  # restore, replication, tagging, ACL... events do not change the catalog
@@ -249,17 +276,19 @@ def detect(event: object) -> EventKind:
     raise InvalidEvent("not an S3, SQS or EventBridge S3 event (no 'Records', no 'detail-type')")
 
 
-def from_sqs_body(body: object) -> Parsed:
+def from_sqs_body(body: object, unwrap_sns: bool = True) -> Parsed:
     """Records in one SQS message body: an S3 notification, possibly SNS-wrapped, or EventBridge."""
     if not isinstance(body, str):
         raise InvalidEvent("SQS message body is missing")
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise InvalidEvent(f"SQS message body is not JSON: {body[:120]!r}") from None
     if isinstance(payload, Mapping) and payload.get("Type") == "Notification" and "Message" in payload:
+        if not unwrap_sns:
+            raise InvalidEvent("SQS message body is an SNS notification wrapped in another")
         # S3 -> SNS -> SQS fan-out: the notification is the SNS message, as a JSON string.
-        return from_sqs_body(payload.get("Message"))
+        return from_sqs_body(payload.get("Message"), unwrap_sns=False)
     if not isinstance(payload, Mapping):
         raise InvalidEvent(f"SQS message body is JSON {type(payload).__name__}, not an S3 notification")
     if is_eventbridge(payload):
@@ -272,4 +301,8 @@ def from_sqs_body(body: object) -> Parsed:
 def sqs_messages(event: Mapping[str, Any]) -> Iterator[tuple[str, object]]:
     """(messageId, body) of each SQS record, via Powertools' SQSEvent."""
     for message in SQSEvent(dict(event)).records:
-        yield str(message.get("messageId")), message.get("body")
+        message_id = message.raw_event.get("messageId") if isinstance(message.raw_event, Mapping) else None
+        if not isinstance(message_id, str) or not message_id:
+            # Without its id a message cannot be reported alone: fail the whole batch instead.
+            raise InvalidEvent("SQS record without a messageId")
+        yield message_id, message.get("body")
