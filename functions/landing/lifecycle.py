@@ -112,6 +112,7 @@ def on_recorded(
             uploads.c.method,
             uploads.c.content_type,
             uploads.c.max_size,
+            uploads.c.status,
         )
         .where(tuple_(uploads.c.bucket, uploads.c.key).in_(sorted(newest)))
         .order_by(uploads.c.id)
@@ -121,6 +122,10 @@ def on_recorded(
     decisions = []
     for upload in announced:
         record = newest[(upload.bucket, upload.key)]
+        if upload.status == "rejected":
+            # The key is dead: a redelivered event, or bytes sent again through the same presigned
+            # request, must not leave an object behind (a failed earlier delete is retried here too).
+            _delete_after_commit(session, ObjectVersion(record.bucket, record.key, record.version_id))
         head = heads.get(record.identity)
         reason = violation(upload.id, upload.method, upload.content_type, upload.max_size, record.size, head)
         status = "rejected" if reason else "uploaded"

@@ -1,0 +1,209 @@
+"""End to end against a moto server over HTTP: announce, send the bytes as a client would, ingest, ask."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from landing import enrich, presign
+from landing.handlers.ingest import handler as ingest
+from landing.lambda_context import local_context
+from landing.local.demo import setup_bucket
+from landing.local.moto_server import free_port
+from landing.local.queue import drain, sqs_event
+from landing.settings import get_settings
+from tests.conftest import rows
+from tests.support.api import Api
+
+BUCKET = "example-bucket"
+QUEUE = "uploads-e2e"
+PART = 5 * 1024**2
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@dataclass
+class Live:
+    endpoint: str
+    s3: Any
+    sqs: Any
+    queue_url: str
+
+    def drain(self) -> dict[str, int]:
+        totals = drain(self.sqs, self.queue_url)
+        assert totals["failed"] == 0
+        return totals
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=BUCKET, Key=key)
+        except ClientError:
+            return False
+        return True
+
+
+def _rebuild_clients() -> None:
+    get_settings.cache_clear()
+    presign.s3_client.cache_clear()
+    enrich.s3_client.cache_clear()
+
+
+@pytest.fixture
+def live(moto_endpoint, monkeypatch, clean_db) -> Iterator[Live]:
+    """A fresh moto server state: the bucket notifies a queue; product clients point at the server."""
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=5).raise_for_status()
+    monkeypatch.setenv("S3_ENDPOINT_URL", moto_endpoint)
+    _rebuild_clients()
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+    queue_url = setup_bucket(s3, sqs, BUCKET, QUEUE)
+    yield Live(moto_endpoint, s3, sqs, queue_url)
+    _rebuild_clients()
+
+
+@pytest.fixture
+def small_multipart(monkeypatch, live):
+    monkeypatch.setenv("MULTIPART_THRESHOLD", str(PART))
+    monkeypatch.setenv("MULTIPART_PART_SIZE", str(PART))
+    get_settings.cache_clear()
+
+
+def test_presigned_post_end_to_end(live):
+    api = Api("alice")
+    data = b"quarterly numbers\n"
+    status, upload = api.create(filename="q1 summary.txt", content_type="text/plain", size=len(data))
+    assert status == 201 and upload["url"].startswith(live.endpoint)
+
+    sent = requests.post(
+        upload["url"],
+        data=upload["fields"],
+        files={"file": ("q1 summary.txt", data, "text/plain")},
+        timeout=10,
+    )
+    assert sent.status_code == 204, sent.text
+    live.drain()
+
+    status, body = api.get(upload["id"])
+    assert (status, body["status"], body["object_size"]) == (200, "uploaded", len(data))
+    assert live.s3.head_object(Bucket=BUCKET, Key=upload["key"])["Metadata"] == {"upload-id": upload["id"]}
+    status, listing, _ = api.call("GET", "/objects")
+    assert status == 200
+    assert [(o["key"], o["size"], o["upload_id"]) for o in listing["objects"]] == [
+        (upload["key"], len(data), upload["id"])
+    ]
+    assert Api("bob").call("GET", "/objects")[1]["objects"] == []
+
+
+def test_presigned_put_with_checksum_end_to_end(live):
+    api = Api("alice")
+    data = b"\x89PNG fake image bytes"
+    checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    status, upload = api.create(
+        filename="photo.png", content_type="image/png", size=len(data), method="PUT", checksum_sha256=checksum
+    )
+    assert status == 201
+
+    headers = {k: v for k, v in upload["headers"].items() if k != "Content-Length"}
+    sent = requests.put(upload["url"], data=data, headers=headers, timeout=10)
+    assert sent.status_code == 200, sent.text
+    live.drain()
+
+    assert api.get(upload["id"])[1]["status"] == "uploaded"
+
+
+def test_multipart_upload_end_to_end(live, small_multipart):
+    api = Api("alice")
+    data = bytes(range(256)) * (PART // 256) + b"tail"
+    status, upload = api.create(filename="big.bin", content_type="application/octet-stream", size=len(data))
+    assert status == 201 and upload["method"] == "MULTIPART" and len(upload["parts"]) == 2
+
+    parts = []
+    offset = 0
+    for part in upload["parts"]:
+        chunk = data[offset : offset + part["size"]]
+        offset += part["size"]
+        sent = requests.put(part["url"], data=chunk, timeout=30)
+        assert sent.status_code == 200, sent.text
+        parts.append({"part_number": part["part_number"], "etag": sent.headers["ETag"]})
+    status, body, _ = api.call("POST", f"/uploads/{upload['id']}/complete", body={"parts": parts})
+    assert (status, body["status"]) == (200, "pending")
+    live.drain()
+
+    status, body = api.get(upload["id"])
+    assert (body["status"], body["object_size"]) == ("uploaded", len(data))
+    assert live.s3.get_object(Bucket=BUCKET, Key=upload["key"])["Body"].read() == data
+    again, body, _ = api.call("POST", f"/uploads/{upload['id']}/complete", body={"parts": parts})
+    assert (again, body["error"]["code"]) == (409, "upload_uploaded")
+
+
+def test_multipart_abort_end_to_end(live, small_multipart):
+    api = Api("alice")
+    status, upload = api.create(filename="big.bin", content_type="application/octet-stream", size=PART + 1)
+    first = upload["parts"][0]
+    assert requests.put(first["url"], data=b"\0" * first["size"], timeout=30).status_code == 200
+
+    status, body, _ = api.call("DELETE", f"/uploads/{upload['id']}")
+
+    assert (status, body["status"], body["rejection_reason"]) == (200, "expired", "aborted by the client")
+    assert live.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    status, body, _ = api.call(
+        "POST", f"/uploads/{upload['id']}/complete", body={"parts": [{"part_number": 1, "etag": "x"}]}
+    )
+    assert (status, body["error"]["code"]) == (409, "upload_expired")
+
+
+def test_tampered_put_is_rejected_and_its_object_deleted(live):
+    api = Api("alice")
+    _, upload = api.create(filename="a.txt", content_type="text/plain", size=5, method="PUT")
+
+    # moto does not check signed headers: a tampered client gets more bytes and another type in.
+    sent = requests.put(
+        upload["url"], data=b"<html>surprise</html>", headers={"Content-Type": "text/html"}, timeout=10
+    )
+    assert sent.status_code == 200
+    live.drain()
+
+    body = api.get(upload["id"])[1]
+    assert body["status"] == "rejected" and "more than the 5 announced" in body["rejection_reason"]
+    assert not live.exists(upload["key"])
+    live.drain()  # the delete's own notification
+    assert rows("SELECT is_deleted FROM objects WHERE key = :k", k=upload["key"]) == [{"is_deleted": True}]
+
+
+def test_redelivered_notification_after_completion_changes_nothing(live):
+    api = Api("alice")
+    data = b"once"
+    _, upload = api.create(filename="once.txt", content_type="text/plain", size=len(data))
+    requests.post(upload["url"], data=upload["fields"], files={"file": ("once.txt", data)}, timeout=10)
+    messages = live.sqs.receive_message(QueueUrl=live.queue_url, MaxNumberOfMessages=10)["Messages"]
+    arn = live.sqs.get_queue_attributes(QueueUrl=live.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    batch = sqs_event(messages, arn, "us-east-1")
+
+    results = [ingest(batch, local_context("IngestFunction")) for _ in range(3)]
+    before = api.get(upload["id"])[1]
+    ingest(batch, local_context("IngestFunction"))
+
+    assert all(r["batchItemFailures"] == [] for r in results)
+    assert before["status"] == "uploaded" and api.get(upload["id"])[1] == before
+    assert rows("SELECT count(*) AS n FROM object_events WHERE key = :k", k=upload["key"]) == [{"n": 1}]

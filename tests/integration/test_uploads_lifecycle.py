@@ -1,0 +1,340 @@
+"""Upload lifecycle through the handlers: ingest decides uploaded/rejected, the schedule expires, nothing goes back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import quote_plus
+
+import pytest
+from botocore.exceptions import ClientError
+from sqlalchemy import event, text
+
+from landing import db, lifecycle, presign
+from landing.handlers.ingest import handler as ingest
+from landing.handlers.uploads import handler as uploads_handler
+from landing.lambda_context import local_context
+from landing.settings import get_settings
+from tests.conftest import rows
+from tests.support.api import Api
+from tests.support.events import load, s3_event, s3_record, sqs_event
+
+BUCKET = "example-bucket"
+DATA = b"hello, world"
+
+
+@pytest.fixture
+def api(s3, clean_db):
+    presign.s3_client.cache_clear()
+    yield Api("alice")
+    presign.s3_client.cache_clear()
+
+
+def announce(api: Api, size: int = len(DATA), content_type: str = "text/plain", **extra) -> dict:
+    status, body = api.create(filename="hello.txt", content_type=content_type, size=size, **extra)
+    assert status == 201, body
+    return body
+
+
+def put(s3, upload: dict, data: bytes = DATA, content_type: str = "text/plain", upload_id: str | None = None):
+    """Write the object as a client would have (in-process moto does not check what was signed)."""
+    answer = s3.put_object(
+        Bucket=BUCKET,
+        Key=upload["key"],
+        Body=data,
+        ContentType=content_type,
+        Metadata={"upload-id": upload_id or upload["id"]},
+    )
+    return answer["ETag"].strip('"')
+
+
+def created_event(
+    upload: dict, size: int, etag: str, sequencer: str = "0A", at: str = "2026-11-26T10:00:01.000Z"
+):
+    return s3_event(
+        s3_record(quote_plus(upload["key"]), size=size, etag=etag, sequencer=sequencer, event_time=at)
+    )
+
+
+def run_ingest(payload: dict) -> dict:
+    return ingest(payload, local_context("IngestFunction"))
+
+
+def run_schedule() -> dict:
+    return uploads_handler(load("uploads-expire-schedule.json"), local_context("UploadsFunction"))
+
+
+def upload_row(upload_id: str) -> dict:
+    (row,) = rows("SELECT * FROM uploads WHERE id = CAST(:id AS uuid)", id=upload_id)
+    return row
+
+
+def exists(s3, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=BUCKET, Key=key)
+    except ClientError:
+        return False
+    return True
+
+
+def make_due(upload_id: str) -> None:
+    """Move the upload's expiry past the grace period, as if time had passed."""
+    with db.require_engine().begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE uploads SET expires_at = now() - make_interval(secs => :grace + 60) "
+                "WHERE id = CAST(:id AS uuid)"
+            ),
+            {"id": upload_id, "grace": get_settings().upload_grace_s},
+        )
+
+
+def test_matching_object_marks_the_upload_uploaded_and_links_it(api, s3):
+    upload = announce(api)
+    etag = put(s3, upload)
+
+    run_ingest(created_event(upload, len(DATA), etag))
+
+    row = upload_row(upload["id"])
+    assert (row["status"], row["size"], row["rejection_reason"]) == ("uploaded", len(DATA), None)
+    assert row["completed_at"] == datetime(2026, 11, 26, 10, 0, 1, tzinfo=UTC)
+    (obj,) = rows("SELECT upload_id::text AS upload_id FROM objects WHERE key = :k", k=upload["key"])
+    assert obj["upload_id"] == upload["id"]
+    status, body = api.get(upload["id"])
+    assert (status, body["status"], body["object_size"]) == (200, "uploaded", len(DATA))
+    assert body["completed_at"] == "2026-11-26T10:00:01.000Z"
+
+
+def test_oversized_object_is_rejected_deleted_from_s3_and_the_reason_kept(api, s3):
+    upload = announce(api, size=5)
+    etag = put(s3, upload, DATA)
+
+    run_ingest(created_event(upload, len(DATA), etag))
+
+    row = upload_row(upload["id"])
+    assert row["status"] == "rejected"
+    assert row["rejection_reason"] == f"object is {len(DATA)} bytes, more than the 5 announced"
+    assert not exists(s3, upload["key"])
+    assert api.get(upload["id"])[1]["rejection_reason"] == row["rejection_reason"]
+
+
+def test_put_upload_with_a_shorter_body_is_rejected(api, s3):
+    upload = announce(api, size=len(DATA), method="PUT")
+    etag = put(s3, upload, DATA[:-1])
+
+    run_ingest(created_event(upload, len(DATA) - 1, etag))
+
+    assert upload_row(upload["id"])["status"] == "rejected"
+    assert not exists(s3, upload["key"])
+
+
+def test_object_with_another_content_type_is_rejected(api, s3):
+    upload = announce(api)
+    etag = put(s3, upload, content_type="text/html")
+
+    run_ingest(created_event(upload, len(DATA), etag))
+
+    row = upload_row(upload["id"])
+    assert row["status"] == "rejected" and "text/html" in row["rejection_reason"]
+    assert not exists(s3, upload["key"])
+
+
+def test_object_naming_another_upload_is_rejected(api, s3):
+    upload = announce(api)
+    etag = put(s3, upload, upload_id="11111111-1111-1111-1111-111111111111")
+
+    run_ingest(created_event(upload, len(DATA), etag))
+
+    assert upload_row(upload["id"])["status"] == "rejected"
+
+
+def test_redelivery_after_completion_changes_nothing(api, s3):
+    upload = announce(api)
+    etag = put(s3, upload)
+    first = created_event(upload, len(DATA), etag)
+    run_ingest(first)
+    before = upload_row(upload["id"])
+
+    for _ in range(3):
+        run_ingest(first)
+    run_ingest(sqs_event(first, first))
+    # A later, different object at the same key (the presigned POST reused) is not judged again.
+    etag = put(s3, upload, DATA * 2)
+    run_ingest(created_event(upload, len(DATA) * 2, etag, sequencer="0B", at="2026-11-26T10:00:09.000Z"))
+
+    assert upload_row(upload["id"]) == before
+    assert rows("SELECT count(*) AS n FROM object_events WHERE key = :k", k=upload["key"]) == [{"n": 2}]
+
+
+def test_reordered_older_event_does_not_move_the_upload_back(api, s3):
+    upload = announce(api, size=100)
+    good = put(s3, upload)
+    run_ingest(created_event(upload, len(DATA), good, sequencer="0B", at="2026-11-26T10:00:05.000Z"))
+
+    # An older event for the key arrives late, describing an object that would have been refused.
+    run_ingest(created_event(upload, 500, "0" * 32, sequencer="0A", at="2026-11-26T10:00:01.000Z"))
+
+    row = upload_row(upload["id"])
+    assert (row["status"], row["size"]) == ("uploaded", len(DATA))
+    assert exists(s3, upload["key"])
+
+
+def test_object_sent_again_to_a_rejected_upload_is_deleted_too(api, s3):
+    upload = announce(api, size=5)
+    run_ingest(created_event(upload, len(DATA), put(s3, upload)))
+    reason = upload_row(upload["id"])["rejection_reason"]
+
+    etag = put(s3, upload, DATA[:5])
+    run_ingest(created_event(upload, 5, etag, sequencer="0B", at="2026-11-26T10:00:09.000Z"))
+
+    assert (upload_row(upload["id"])["status"], upload_row(upload["id"])["rejection_reason"]) == (
+        "rejected",
+        reason,
+    )
+    assert not exists(s3, upload["key"])
+
+
+def test_schedule_expires_only_due_pending_uploads(api, s3):
+    due = announce(api)
+    fresh = announce(api)
+    done = announce(api)
+    run_ingest(created_event(done, len(DATA), put(s3, done)))
+    make_due(due["id"])
+    make_due(done["id"])
+
+    result = run_schedule()
+
+    assert result == {"expired": 1, "aborted": 0, "deleted": 0}
+    assert [upload_row(u["id"])["status"] for u in (due, fresh, done)] == ["expired", "pending", "uploaded"]
+    assert run_schedule()["expired"] == 0
+
+
+def test_get_and_list_expire_lazily(api):
+    first, second = announce(api), announce(api)
+    make_due(first["id"])
+    make_due(second["id"])
+
+    assert api.get(first["id"])[1]["status"] == "expired"
+    assert upload_row(first["id"])["status"] == "expired"
+    status, page, _ = api.call("GET", "/uploads", query={"status": "pending"})
+    assert (status, page["uploads"]) == (200, [])
+    assert upload_row(second["id"])["status"] == "expired"
+
+
+def test_a_late_event_for_an_expired_upload_still_records_it(api, s3):
+    upload = announce(api)
+    etag = put(s3, upload)
+    make_due(upload["id"])
+    run_schedule()
+    assert upload_row(upload["id"])["status"] == "expired"
+
+    run_ingest(created_event(upload, len(DATA), etag))
+
+    assert upload_row(upload["id"])["status"] == "uploaded"
+
+
+def test_expiry_never_touches_an_upload_ingest_decided(api, s3):
+    upload = announce(api)
+    make_due(upload["id"])
+    run_ingest(created_event(upload, len(DATA), put(s3, upload)))
+
+    assert run_schedule()["expired"] == 0
+    assert upload_row(upload["id"])["status"] == "uploaded"
+
+
+def test_schedule_aborts_the_parts_of_an_expired_multipart_upload(api, s3, monkeypatch):
+    monkeypatch.setenv("MULTIPART_THRESHOLD", str(5 * 1024**2))
+    get_settings.cache_clear()
+    try:
+        upload = announce(api, size=5 * 1024**2 + 1, content_type="application/octet-stream")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    make_due(upload["id"])
+
+    assert run_schedule() == {"expired": 1, "aborted": 1, "deleted": 0}
+
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    row = upload_row(upload["id"])
+    assert (row["status"], row["multipart_upload_id"]) == ("expired", None)
+    assert run_schedule() == {"expired": 0, "aborted": 0, "deleted": 0}
+
+
+def test_schedule_deletes_a_rejected_object_whose_delete_failed(api, s3):
+    upload = announce(api)
+    run_ingest(created_event(upload, len(DATA), put(s3, upload)))
+    # As if the upload had been rejected and the delete after the commit had failed.
+    with db.require_engine().begin() as conn:
+        conn.execute(
+            text("UPDATE uploads SET status = 'rejected' WHERE id = CAST(:id AS uuid)"), {"id": upload["id"]}
+        )
+
+    assert run_schedule()["deleted"] == 1
+    assert not exists(s3, upload["key"])
+
+
+def test_keys_outside_the_upload_prefix_cost_no_upload_statement(api, s3):
+    statements: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    s3.put_object(Bucket=BUCKET, Key="reports/a.txt", Body=b"x")
+    event.listen(db.require_engine(), "before_cursor_execute", capture)
+    try:
+        run_ingest(s3_event(s3_record("reports/a.txt", size=1, etag=None)))
+        outside = [s for s in statements if "uploads" in s]
+        statements.clear()
+        run_ingest(s3_event(s3_record("uploads/alice/nobody/x.txt", size=1, etag=None)))
+        inside = [s for s in statements if "uploads" in s]
+    finally:
+        event.remove(db.require_engine(), "before_cursor_execute", capture)
+
+    assert outside == []
+    assert len(inside) == 1 and inside[0].lstrip().startswith("SELECT")
+
+
+def test_rejected_object_in_an_sqs_batch_is_deleted_after_the_commit(api, s3):
+    bad = announce(api, size=5)
+    good = announce(api)
+    bad_event = created_event(bad, len(DATA), put(s3, bad))
+    good_event = created_event(good, len(DATA), put(s3, good))
+
+    result = run_ingest(sqs_event(bad_event, good_event, "not json"))
+
+    assert len(result["batchItemFailures"]) == 1
+    assert [upload_row(u["id"])["status"] for u in (bad, good)] == ["rejected", "uploaded"]
+    assert (exists(s3, bad["key"]), exists(s3, good["key"])) == (False, True)
+
+
+class TestDeletesWaitForTheOutermostCommit:
+    """The queue of S3 deletes follows the session's transactions, savepoints included."""
+
+    KEY = "uploads/alice/x/doomed.txt"
+
+    @pytest.fixture(autouse=True)
+    def doomed(self, s3):
+        s3.put_object(Bucket=BUCKET, Key=self.KEY, Body=b"x")
+        self.s3 = s3
+
+    def queue(self, session) -> None:
+        lifecycle._delete_after_commit(session, lifecycle.ObjectVersion(BUCKET, self.KEY, None))
+
+    def test_rolled_back_transaction_deletes_nothing(self):
+        with pytest.raises(RuntimeError), db.Session() as session, session.begin():
+            self.queue(session)
+            raise RuntimeError("boom")
+        assert exists(self.s3, self.KEY)
+
+    def test_rolled_back_savepoint_deletes_nothing(self):
+        with db.Session() as session, session.begin():
+            savepoint = session.begin_nested()
+            self.queue(session)
+            savepoint.rollback()
+        assert exists(self.s3, self.KEY)
+
+    def test_released_savepoint_deletes_only_after_the_outer_commit(self):
+        with db.Session() as session, session.begin():
+            with session.begin_nested():
+                self.queue(session)
+            assert exists(self.s3, self.KEY)
+        assert not exists(self.s3, self.KEY)
