@@ -74,6 +74,68 @@ def print_catalog(bucket: str) -> None:
     print(table(counts, ["record_type", "source", "events"]))
 
 
+def api_event(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A minimal HTTP API (payload 2.0) request with no authorizer, as a local caller sends it."""
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "localhost"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "localhost",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "requestId": "landing-demo",
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+def presigned_upload(sqs: Any, queue_url: str) -> bool:
+    """One upload through the uploads API: announce it, POST the file to S3 with the returned form
+    fields (a real HTTP request to the moto server), drain the queue into ingest, ask for its status."""
+    import os
+
+    import requests
+
+    from landing import enrich, presign
+    from landing.handlers.uploads import handler
+    from landing.lambda_context import local_context
+    from landing.local.queue import drain
+    from landing.settings import get_settings
+
+    # Settings were read before the moto server existed: point the product's clients at it now.
+    os.environ["BUCKET_NAME"] = DEMO_BUCKET
+    get_settings.cache_clear()
+    presign.s3_client.cache_clear()
+    enrich.s3_client.cache_clear()
+    data = b"uploaded through a presigned POST\n"
+    request = {"filename": "../hello from the browser?.txt", "content_type": "text/plain", "size": len(data)}
+    answer = handler(api_event("POST", "/uploads", request), local_context("UploadsFunction"))
+    upload = json.loads(answer["body"])
+    print(f"\npresigned upload\n\nPOST /uploads {json.dumps(request)}")
+    print(f"  -> {answer['statusCode']} id={upload.get('id')} method={upload.get('method')}")
+    print(f"     key={upload.get('key')}")
+    if answer["statusCode"] != 201:
+        return False
+    sent = requests.post(
+        upload["url"], data=upload["fields"], files={"file": ("hello.txt", data, "text/plain")}, timeout=10
+    )
+    print(f"POST {upload['url']} (form fields + file) -> {sent.status_code}")
+    totals = drain(sqs, queue_url)
+    print("drained the queue into the ingest handler: " + json.dumps(totals))
+    answer = handler(api_event("GET", f"/uploads/{upload['id']}"), local_context("UploadsFunction"))
+    status = json.loads(answer["body"])
+    print(f"GET /uploads/{upload['id']} -> {answer['statusCode']}")
+    print(table([status], ["status", "size", "object_size", "content_type", "completed_at"]))
+    return bool(status.get("status") == "uploaded")
+
+
 def run() -> int:
     import boto3
 
@@ -95,5 +157,6 @@ def run() -> int:
     totals = drain(sqs, queue_url)
     print("drained the queue into the ingest handler: " + json.dumps(totals))
     print_catalog(DEMO_BUCKET)
+    uploaded = presigned_upload(sqs, queue_url)
     server.stop()  # type: ignore[attr-defined]
-    return 0 if totals["failed"] == 0 else 1
+    return 0 if totals["failed"] == 0 and uploaded else 1
