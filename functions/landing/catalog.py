@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Executable, Table, bindparam, column, func, select, tuple_
+from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from landing.enrich import Head
 from landing.models import Object, ObjectEvent
+from landing.pgwire import PREPARE
 from landing.s3events import S3Record
 
 objects: Table = Object.__table__  # type: ignore[assignment]
@@ -50,6 +53,26 @@ class WriteResult:
         return max(self.journalled - self.applied, 0)
 
 
+JOURNAL_COLUMNS = (
+    "bucket",
+    "key",
+    "sequence_number",
+    "record_type",
+    "event_name",
+    "record_timestamp",
+    "version_id",
+    "size",
+    "e_tag",
+    "request_id",
+    "source",
+)
+OBJECT_COLUMNS = ("bucket", "key", *DECIDED_COLUMNS)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def _journal_row(record: S3Record) -> dict[str, Any]:
     return {
         "bucket": record.bucket,
@@ -57,7 +80,7 @@ def _journal_row(record: S3Record) -> dict[str, Any]:
         "sequence_number": record.sequencer,
         "record_type": record.record_type,
         "event_name": record.event_name,
-        "record_timestamp": record.event_time,
+        "record_timestamp": _iso(record.event_time),
         "version_id": record.version_id,
         "size": record.size,
         "e_tag": record.e_tag,
@@ -79,15 +102,60 @@ def _object_row(record: S3Record, head: Head | None) -> dict[str, Any]:
         "storage_class": head.storage_class if head else None,
         "user_metadata": head.user_metadata if head else None,
         "checksum_algorithm": head.checksum_algorithm if head else None,
-        "last_modified_date": None if deleted else (head.last_modified if head else record.event_time),
+        "last_modified_date": None if deleted else _iso(head.last_modified if head else record.event_time),
         "is_deleted": deleted,
-        "deleted_at": record.event_time if deleted else None,
+        "deleted_at": _iso(record.event_time) if deleted else None,
     }
 
 
 def _rank(record: S3Record) -> tuple[str, bool]:
     """The ordering rule, also enforced in SQL: greater sequencer wins; on a tie, the DELETE wins."""
     return (record.sequencer, record.record_type == "DELETE")
+
+
+def _rowset(name: str, table: Table, columns: Sequence[str]) -> TableValuedAlias:
+    """``json_to_recordset(:name) AS name(column type, ...)``: any number of rows in one parameter."""
+    return (
+        func.json_to_recordset(bindparam(name, type_=JSON))
+        .table_valued(*(column(c, table.c[c].type) for c in columns))
+        .render_derived(name=name, with_types=True)
+    )
+
+
+def _write_statement() -> Executable:
+    """The journal insert and the objects upsert as one statement whose text never changes.
+
+    Rows travel as two JSON arrays, so one event and a batch of a hundred run the same SQL:
+    SQLAlchemy compiles it once per process, and the connection prepares it once (``PREPARE``),
+    so the server does not parse and plan it again for every invocation.
+    """
+    event_rows = _rowset("event_rows", object_events, JOURNAL_COLUMNS)
+    object_rows = _rowset("object_rows", objects, OBJECT_COLUMNS)
+    events_insert = (
+        insert(object_events)
+        .from_select(JOURNAL_COLUMNS, select(*event_rows.c))
+        .on_conflict_do_nothing(constraint="uq_object_events_identity")
+        .returning(object_events.c.id)
+        .cte("journalled")
+    )
+    upsert = insert(objects).from_select(OBJECT_COLUMNS, select(*object_rows.c))
+    objects_upsert = (
+        upsert.on_conflict_do_update(
+            index_elements=[objects.c.bucket, objects.c.key],
+            set_={**{name: upsert.excluded[name] for name in DECIDED_COLUMNS}, "updated_at": func.now()},
+            where=tuple_(objects.c.sequence_number, objects.c.is_deleted)
+            < tuple_(upsert.excluded.sequence_number, upsert.excluded.is_deleted),
+        )
+        .returning(objects.c.key)
+        .cte("applied")
+    )
+    return select(
+        select(func.count()).select_from(events_insert).scalar_subquery(),
+        select(func.count()).select_from(objects_upsert).scalar_subquery(),
+    ).execution_options(**{PREPARE: True})
+
+
+WRITE_EVENTS = _write_statement()
 
 
 def record_events(
@@ -114,29 +182,9 @@ def record_events(
         current = newest.get((record.bucket, record.key))
         if current is None or _rank(record) > _rank(current):
             newest[(record.bucket, record.key)] = record
-    object_rows = [_object_row(r, heads.get(r.identity)) for _, r in sorted(newest.items())]
-
-    events_insert = (
-        insert(object_events)
-        .values([journal[identity] for identity in sorted(journal)])
-        .on_conflict_do_nothing(constraint="uq_object_events_identity")
-        .returning(object_events.c.id)
-        .cte("journalled")
-    )
-    upsert = insert(objects).values(object_rows)
-    objects_upsert = (
-        upsert.on_conflict_do_update(
-            index_elements=[objects.c.bucket, objects.c.key],
-            set_={**{name: upsert.excluded[name] for name in DECIDED_COLUMNS}, "updated_at": func.now()},
-            where=tuple_(objects.c.sequence_number, objects.c.is_deleted)
-            < tuple_(upsert.excluded.sequence_number, upsert.excluded.is_deleted),
-        )
-        .returning(objects.c.key)
-        .cte("applied")
-    )
-    statement = select(
-        select(func.count()).select_from(events_insert).scalar_subquery(),
-        select(func.count()).select_from(objects_upsert).scalar_subquery(),
-    )
-    journalled, applied = session.execute(statement).one()
+    params = {
+        "event_rows": [journal[identity] for identity in sorted(journal)],
+        "object_rows": [_object_row(r, heads.get(r.identity)) for _, r in sorted(newest.items())],
+    }
+    journalled, applied = session.execute(WRITE_EVENTS, params).one()
     return WriteResult(received=len(records), journalled=int(journalled), applied=int(applied))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import ssl
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from landing import dbauth, errors, pgwire
 from landing.settings import Settings, get_settings
 
 # Socket timeout used only for the liveness ping of an idle connection: a frozen Lambda environment
@@ -59,6 +61,48 @@ def _ping(dbapi_connection: Any) -> None:
             usock.settimeout(previous)
 
 
+def _has_unread_input(dbapi_connection: Any) -> bool:
+    """True when bytes or EOF wait on an idle connection: the server has said goodbye.
+
+    An idle PostgreSQL session sends nothing unasked; pg_terminate_backend, a restart or an idle
+    timeout leave a FATAL ErrorResponse and a FIN behind. One zero-timeout poll (no round trip)
+    catches that even for a connection checked in milliseconds ago, which the idle ping skips.
+    """
+    usock = getattr(dbapi_connection, "_usock", None)
+    if usock is None:
+        return True
+    try:
+        if isinstance(usock, ssl.SSLSocket) and usock.pending():
+            return True
+        readable, _, _ = select.select([usock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def install_disconnect_detection(engine: Engine) -> None:
+    """Treat every error that ends the session as a disconnect, and wrap raw socket errors.
+
+    SQLAlchemy's pg8000 dialect only recognises "network error"/"connection is closed", so a
+    terminated backend (SQLSTATE 57P01) stayed in the pool; and pg8000 1.31 lets a socket timeout
+    escape its first read as a bare TimeoutError (outside its OSError -> InterfaceError wrapping),
+    which SQLAlchemy neither wraps nor counts as a disconnect. Both now invalidate the connection
+    at once and surface as sqlalchemy.exc.OperationalError.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> BaseException | None:
+        error = context.original_exception
+        if not errors.ends_session(error):
+            return None
+        context.is_disconnect = True
+        if context.sqlalchemy_exception is not None:
+            return None
+        return exc.OperationalError(
+            context.statement, None, error, hide_parameters=True, connection_invalidated=True
+        )
+
+
 def install_idle_ping(engine: Engine, ping_after_idle_s: float) -> None:
     """Pre-ping a pooled connection only when it has been idle long enough to have died.
 
@@ -75,7 +119,11 @@ def install_idle_ping(engine: Engine, ping_after_idle_s: float) -> None:
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < ping_after_idle_s:
+        if idle_since is None:
+            return
+        if _has_unread_input(dbapi_connection):
+            raise exc.DisconnectionError("the server ended the pooled connection while it was idle")
+        if time.monotonic() - idle_since < ping_after_idle_s:
             return
         try:
             _ping(dbapi_connection)
@@ -98,6 +146,13 @@ def build_engine(settings: Settings) -> Engine:
         connect_args=connect_args(settings),
     )
     install_idle_ping(engine, settings.ping_after_idle_s)
+    install_disconnect_detection(engine)
+    # IAM token or Secrets Manager password, handed to each new connection (never part of the URL).
+    source = dbauth.credential_source(settings)
+    if source is not None:
+        dbauth.install(engine, source)
+    # Fewer round trips per invocation: one-round-trip COMMIT, the write statement prepared once.
+    pgwire.install(engine)
     return engine
 
 

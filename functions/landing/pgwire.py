@@ -1,0 +1,115 @@
+"""A pg8000 connection that runs the hot-path statement in one round trip and commits in one more."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pg8000 import legacy
+from pg8000.converters import make_params
+from pg8000.core import NULL_BYTE, SYNC_MSG, Context, _flush, _write
+from pg8000.dbapi import convert_paramstyle
+from sqlalchemy import Engine, event
+
+# Execution option that marks a statement for a server-side prepared statement on each connection.
+# Only statements whose result columns never change belong here (a prepared statement keeps its
+# result type across migrations); everything else runs as pg8000 normally runs it.
+PREPARE = "landing_prepare"
+# Bound per connection, so a process that builds statements dynamically cannot grow it without end.
+MAX_PREPARED = 32
+# SQLSTATEs after which a cached statement is dropped, so the next invocation prepares it again.
+STALE_STATEMENT_CODES = frozenset({"26000", "0A000"})
+
+
+class Connection(legacy.Connection):  # type: ignore[misc]
+    """pg8000's DB-API connection with fewer round trips on the hot path.
+
+    pg8000 runs every parameterised statement, COMMIT included, as Parse/Sync, Describe/Sync,
+    Bind/Execute/Sync: three round trips, and the server parses and plans the statement again each
+    time. Here COMMIT and ROLLBACK use the simple protocol (one round trip), and statements marked
+    with ``PREPARE`` are prepared once per connection and then sent as one Bind/Execute/Sync, with
+    the transaction's BEGIN in the same Sync group (so if BEGIN failed the statement would not run).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepared: dict[str, tuple[bytes, Any, Any, str]] = {}
+
+    def commit(self) -> None:
+        self.execute_simple("commit")
+
+    def rollback(self) -> None:
+        if self._in_transaction:
+            self.execute_simple("rollback")
+
+    def execute_prepared(self, cursor: Any, operation: str, args: Sequence[Any]) -> None:
+        """Run ``operation`` (pg8000 "format" paramstyle) on ``cursor`` as a prepared statement."""
+        entry = self._prepared.get(operation)
+        if entry is None:
+            entry = self._prepare(operation, args)
+        name, columns, input_funcs, statement = entry
+        params = make_params(self.py_types, args)
+        context = Context(statement, columns=columns, input_funcs=input_funcs)
+        try:
+            if not self._in_transaction and not self.autocommit:
+                self.send_PARSE(NULL_BYTE, "begin transaction", ())
+                self.send_BIND(NULL_BYTE, ())
+                self.send_EXECUTE()
+            self.send_BIND(name, params)
+            self.send_EXECUTE()
+            _write(self._sock, SYNC_MSG)
+            _flush(self._sock)
+            self.handle_messages(context)
+        except legacy.DatabaseError as error:
+            fields = error.args[0] if error.args else None
+            if isinstance(fields, dict) and fields.get("C") in STALE_STATEMENT_CODES:
+                self._prepared.pop(operation, None)
+            raise _as_legacy_error(error) from error
+        except AttributeError:
+            if self._sock is None:
+                raise legacy.InterfaceError("connection is closed") from None
+            raise
+        cursor._context = context
+        cursor._row_iter = iter(context.rows or ())
+
+    def _prepare(self, operation: str, args: Sequence[Any]) -> tuple[bytes, Any, Any, str]:
+        if len(self._prepared) >= MAX_PREPARED:
+            oldest = next(iter(self._prepared))
+            self.close_prepared_statement(self._prepared.pop(oldest)[0])
+        statement, _ = convert_paramstyle("format", operation, args)
+        try:
+            name, columns, input_funcs = self.prepare_statement(statement, ())
+        except legacy.DatabaseError as error:
+            raise _as_legacy_error(error) from error
+        entry = self._prepared[operation] = (name, columns, input_funcs, statement)
+        return entry
+
+
+def _as_legacy_error(error: Exception) -> Exception:
+    """The exception class pg8000's own cursor would raise, so SQLAlchemy maps it the same way."""
+    fields = error.args[0] if error.args else None
+    code = fields.get("C") if isinstance(fields, dict) else None
+    error_class: type[Exception] = legacy.ProgrammingError
+    if code == "28000":
+        error_class = legacy.InterfaceError
+    elif code == "23505":
+        error_class = legacy.IntegrityError
+    return error_class(fields)
+
+
+def install(engine: Engine) -> None:
+    """Make ``engine`` open ``Connection``s and run statements marked ``PREPARE`` prepared.
+
+    The dialect's ``connect`` is what SQLAlchemy calls once every ``do_connect`` listener has had
+    its say (credentials adjust the arguments there), so ours replaces pg8000's at that point.
+    A listener that opens a connection of its own still wins; statements then run pg8000's way.
+    """
+    engine.dialect.connect = Connection  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        connection = cursor._c
+        if not context.execution_options.get(PREPARE) or not isinstance(connection, Connection):
+            return False
+        connection.execute_prepared(cursor, statement, parameters)
+        return True
