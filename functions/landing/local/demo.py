@@ -16,6 +16,21 @@ DEMO_FILES = {
 }
 
 
+# Browsers POST forms and PUT parts straight to the bucket, and multipart clients must read each
+# part's ETag; the deployed bucket carries the same rules (template.yaml).
+BUCKET_CORS = {
+    "CORSRules": [
+        {
+            "AllowedOrigins": ["*"],
+            "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 3000,
+        }
+    ]
+}
+
+
 def setup_bucket(s3: Any, sqs: Any, bucket: str = DEMO_BUCKET, queue: str = DEMO_QUEUE) -> str:
     """Bucket whose ObjectCreated/ObjectRemoved notifications go to a queue; returns the queue URL."""
     queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
@@ -23,6 +38,7 @@ def setup_bucket(s3: Any, sqs: Any, bucket: str = DEMO_BUCKET, queue: str = DEMO
     existing = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
     if bucket not in existing:
         s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=BUCKET_CORS)
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={
