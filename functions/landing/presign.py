@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from landing.settings import get_settings
+from landing.settings import SettingsError, get_settings
 
 MIB = 1024**2
 # S3 limits: at most 10,000 parts of 5 MiB..5 GiB each (the last part may be smaller).
@@ -44,7 +44,14 @@ def s3_client() -> Any:
     from botocore.config import Config
 
     settings = get_settings()
-    return boto3.client(
+    session = boto3.session.Session()
+    if session.get_credentials() is None:
+        # botocore would fail deep inside the signer with an AttributeError; say what is missing.
+        raise SettingsError(
+            "no AWS credentials to sign uploads with: the function's role in AWS, or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY locally (any value signs for a local S3)"
+        )
+    return session.client(
         "s3",
         region_name=settings.aws_region,
         endpoint_url=settings.s3_endpoint_url,

@@ -324,3 +324,33 @@ def test_abort_cancels_the_multipart_upload_in_s3_and_expires_it(alice, api_s3, 
     assert (row["status"], row["multipart_upload_id"]) == ("expired", None)
     again, body, _ = alice.call("DELETE", f"/uploads/{created['id']}")
     assert (again, body["error"]["code"]) == (409, "upload_expired")
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("uploads-create.json", 201),
+        ("uploads-create-put.json", 201),
+        ("uploads-get.json", 404),
+        ("uploads-list.json", 200),
+        ("uploads-complete.json", 404),
+        ("uploads-abort.json", 404),
+        ("uploads-objects.json", 200),
+    ],
+)
+def test_sample_events_go_through_the_handler(api_s3, name, status):
+    from landing.handlers.uploads import handler
+    from tests.support.events import load
+
+    response = handler(load(name), None)
+
+    assert response["statusCode"] == status
+    owners = {row["owner"] for row in upload_rows()}
+    assert owners <= {"5b7c9a4e-1f2d-4c3b-9a8e-7d6c5b4a3f21"}
+
+
+def test_sample_schedule_event_runs_the_expiry_pass(api_s3):
+    from landing.handlers.uploads import handler
+    from tests.support.events import load
+
+    assert handler(load("uploads-expire-schedule.json"), None) == {"expired": 0, "aborted": 0, "deleted": 0}
