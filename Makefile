@@ -3,6 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# AWS SAM CLI (with cfn-lint) in its own venv: its pins must not fight the project's.
+SAM_VENV ?= .venv-sam
+SAM_VERSION ?= 1.170.0
+SAM := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed-stamp
+# sam build checks that the Lambda runtime's Python (3.12) is on PATH: pyenv's if present, else python3.12.
+PY312 ?= $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
+SAM_SOURCES := functions/requirements.txt $(shell find functions/landing -type f \( -name '*.py' -o -name '*.mako' -o -name '*.ini' \) -not -path '*/__pycache__/*')
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: setup run demo test unit lint typecheck templates bench clean
 
@@ -19,7 +28,7 @@ run: setup
 	$(BIN)/landing demo
 
 ## test: lint, types, template checks, the whole suite
-test: setup lint typecheck
+test: setup lint typecheck templates
 	$(BIN)/python -m pytest -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 
 lint: setup
@@ -29,5 +38,25 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install -q 'aws-sam-cli==$(SAM_VERSION)'
+	touch $(SAM_STAMP)
+
+.aws-sam/.validated: template.yaml infra/database.yaml $(SAM_STAMP)
+	$(SAM) validate --lint -t template.yaml
+	$(SAM) validate --lint -t infra/database.yaml
+	mkdir -p .aws-sam && touch $@
+
+# The Lambda artifact for python3.12/arm64, rebuilt only when the template or the package changes.
+.aws-sam/.built: template.yaml infra/database.yaml $(SAM_SOURCES) $(SAM_STAMP)
+	@test -n "$(PY312)" || { echo "sam build needs python3.12 (pyenv install 3.12.1)"; exit 1; }
+	PATH="$(dir $(PY312)):$$PATH" $(SAM) build --cached
+	touch $@
+
+## templates: cfn-lint both templates and build the Lambda artifact (tests/infra inspect it)
+templates: .aws-sam/.validated .aws-sam/.built
+
 clean:
-	rm -rf $(VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache

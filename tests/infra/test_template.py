@@ -1,0 +1,473 @@
+"""template.yaml and infra/database.yaml: the deployable shape the design and a cautious platform team expect."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+
+from landing import settings
+from tests.infra import cfn
+
+FUNCTIONS = {
+    "IngestFunction": "landing.handlers.ingest.handler",
+    "UploadsFunction": "landing.handlers.uploads.handler",
+    "ReconcileFunction": "landing.handlers.reconcile.handler",
+    "MigrateFunction": "landing.handlers.migrate.handler",
+}
+
+
+def resources(type_: str) -> dict[str, dict[str, Any]]:
+    return cfn.resources(cfn.template(), type_)
+
+
+def props(name: str) -> dict[str, Any]:
+    return cfn.template()["Resources"][name]["Properties"]
+
+
+def globals_() -> dict[str, Any]:
+    return cfn.template()["Globals"]["Function"]
+
+
+def parameter(name: str) -> dict[str, Any]:
+    return cfn.template()["Parameters"][name]
+
+
+def function_timeout(name: str) -> int:
+    return int(props(name).get("Timeout", globals_()["Timeout"]))
+
+
+# --- functions and the package ---------------------------------------------------------------------------
+
+
+def test_functions_and_handlers_match_the_design():
+    functions = resources("AWS::Serverless::Function")
+    assert {name: f["Properties"]["Handler"] for name, f in functions.items()} == FUNCTIONS
+    assert globals_()["CodeUri"] == "functions/"
+    assert globals_()["Runtime"] == "python3.12"
+    assert all("CodeUri" not in f["Properties"] for f in functions.values())
+
+
+@pytest.mark.parametrize("handler", FUNCTIONS.values())
+def test_every_handler_exists_in_the_package(handler):
+    module, function = handler.rsplit(".", 1)
+    path = cfn.ROOT / "functions" / Path(*module.split(".")).with_suffix(".py")
+    assert path.exists(), f"{handler}: {path} is missing"
+    assert re.search(rf"^def {function}\(", path.read_text(), re.M), f"{handler}: no {function}()"
+
+
+def test_environment_contract_is_set_for_every_function():
+    variables = globals_()["Environment"]["Variables"]
+    for name in ("DATABASE_URL", "BUCKET_NAME", "DATABASE_SECRET_ARN", "DATABASE_IAM_AUTH"):
+        assert name in variables, name
+    assert variables["DATABASE_TLS"] == "verify-full"
+    assert variables["BUCKET_NAME"] == {"Ref": "UploadBucket"}
+    created, existing = cfn.render(variables["DATABASE_URL"])
+    assert created == "postgresql+pg8000://${User}@${Endpoint}:5432/${Name}"
+    assert existing == "${ExistingDatabaseUrl}"
+    assert props("ReconcileFunction")["Environment"]["Variables"]["BUCKET_NAME"] == {"Ref": "UploadBucket"}
+
+
+def test_created_database_url_passes_lambda_settings_validation():
+    env = {
+        "DATABASE_URL": "postgresql+pg8000://landing@landing-5b9d6c70.proxy-abc.us-east-1.rds.amazonaws.com:5432/landing",
+        "DATABASE_IAM_AUTH": "true",
+        "DATABASE_SECRET_ARN": "",
+        "DATABASE_TLS": "verify-full",
+        "DATABASE_CA_BUNDLE": "",
+        "AWS_LAMBDA_FUNCTION_NAME": "landing-IngestFunction-abc",
+    }
+    assert settings.load(env).database_iam_auth is True
+
+
+def test_powertools_logging_metrics_and_tracing_come_from_parameters():
+    variables = globals_()["Environment"]["Variables"]
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "landing"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+    assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert variables["POWERTOOLS_LOGGER_SAMPLE_RATE"] == {"Ref": "LogSampleRate"}
+    assert globals_()["Tracing"] == {"Ref": "TracingMode"}
+    assert parameter("LogSampleRate")["MaxValue"] == 1
+
+
+def test_every_function_logs_to_a_group_with_retention():
+    for name in FUNCTIONS:
+        group = props(name)["LoggingConfig"]["LogGroup"]["Ref"]
+        assert props(group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+# --- bucket -----------------------------------------------------------------------------------------------
+
+
+def test_bucket_is_private_encrypted_versioned_and_aborts_stale_multipart_uploads():
+    bucket = props("UploadBucket")
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    lifecycle = bucket["LifecycleConfiguration"]["Rules"]
+    assert any(r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation") for r in lifecycle)
+    assert cfn.template()["Resources"]["UploadBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_bucket_cors_allows_browser_uploads_and_exposes_the_etag():
+    (rule,) = props("UploadBucket")["CorsConfiguration"]["CorsRules"]
+    assert {"POST", "PUT"} <= set(rule["AllowedMethods"])
+    assert "ETag" in rule["ExposedHeaders"]
+    assert rule["AllowedOrigins"] == {"Ref": "CorsAllowedOrigins"}
+
+
+def test_bucket_policy_denies_requests_without_tls():
+    document = props("UploadBucketPolicy")["PolicyDocument"]
+    denies = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    insecure = [
+        s for s in denies if s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
+    assert insecure, "no statement denies aws:SecureTransport=false"
+    assert set(cfn.render(insecure[0]["Resource"])) == {"${UploadBucket.Arn}", "${UploadBucket.Arn}/*"}
+    assert props("UploadBucketPolicy")["Bucket"] == {"Ref": "UploadBucket"}
+
+
+# --- the event path ---------------------------------------------------------------------------------------
+
+
+def test_bucket_notifies_the_ingest_queue_of_creates_and_deletes():
+    configs = props("UploadBucket")["NotificationConfiguration"]["QueueConfigurations"]
+    assert {c["Event"] for c in configs} == {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
+    assert all(c["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]} for c in configs)
+    # S3 verifies it may send before it accepts the notification configuration.
+    assert cfn.template()["Resources"]["UploadBucket"]["DependsOn"] == "IngestQueuePolicy"
+
+
+def test_only_this_bucket_in_this_account_may_send_to_the_ingest_queue():
+    (statement,) = props("IngestQueuePolicy")["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    condition = statement["Condition"]
+    assert condition["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    source = condition["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    bucket_name = props("UploadBucket")["BucketName"]["Fn::Sub"]
+    # The same name expression: the policy names exactly the bucket this stack creates.
+    assert source[0] == "arn:${AWS::Partition}:s3:::" + bucket_name[0]
+    assert source[1] == bucket_name[1]
+
+
+def test_ingest_queue_visibility_outlasts_six_function_timeouts_and_the_batching_window():
+    visibility = props("IngestQueue")["VisibilityTimeout"]
+    window = parameter("IngestBatchingWindowSeconds")["MaxValue"]
+    assert visibility >= 6 * function_timeout("IngestFunction") + window
+
+
+def test_ingest_queue_sends_poison_messages_to_the_dead_letter_queue():
+    redrive = props("IngestQueue")["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}
+    assert redrive["maxReceiveCount"] == {"Ref": "IngestMaxReceiveCount"}
+    assert (
+        props("IngestDeadLetterQueue")["MessageRetentionPeriod"]
+        > props("IngestQueue")["MessageRetentionPeriod"]
+    )
+    for queue in ("IngestQueue", "IngestDeadLetterQueue", "AsyncFailureQueue"):
+        assert props(queue)["SqsManagedSseEnabled"] is True
+
+
+def test_ingest_event_source_reports_partial_failures_with_bounded_concurrency():
+    (mapping,) = [
+        r["Properties"]
+        for r in resources("AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["FunctionName"] == {"Ref": "IngestFunction"}
+    ]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["MaximumBatchingWindowInSeconds"] == {"Ref": "IngestBatchingWindowSeconds"}
+    assert parameter("IngestBatchingWindowSeconds")["Default"] > 0
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "IngestMaximumConcurrency"}
+    concurrency = parameter("IngestMaximumConcurrency")
+    assert concurrency["Type"] == "Number"
+    assert concurrency["MinValue"] == 2  # Lambda's lower bound for MaximumConcurrency
+
+
+def test_dead_letter_queue_depth_raises_an_alarm():
+    alarms = [
+        a["Properties"]
+        for a in resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["IngestDeadLetterQueue", "QueueName"]}
+    ]
+    (alarm,) = alarms
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def failure_destinations(template: dict[str, Any]) -> list[str]:
+    """Functions with no way to keep a failed event: no DLQ, no on-failure destination."""
+    problems = []
+    queues = cfn.resources(template, "AWS::SQS::Queue")
+    for name, function in cfn.resources(template, "AWS::Serverless::Function").items():
+        properties = function["Properties"]
+        destination = properties.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure")
+        if not destination and not properties.get("DeadLetterQueue"):
+            problems.append(f"{name}: no DeadLetterQueue or EventInvokeConfig OnFailure destination")
+        for event_name, event in properties.get("Events", {}).items():
+            if (
+                event["Type"] in ("Schedule", "EventBridgeRule")
+                and "DeadLetterConfig" not in event["Properties"]
+            ):
+                problems.append(f"{name}.{event_name}: the rule has no DeadLetterConfig")
+            if event["Type"] == "SQS":
+                problems.append(
+                    f"{name}.{event_name}: use an explicit EventSourceMapping (SAM grants sqs:* on *)"
+                )
+    for name, mapping in cfn.resources(template, "AWS::Lambda::EventSourceMapping").items():
+        source = mapping["Properties"]["EventSourceArn"]
+        queue = queues.get(source.get("Fn::GetAtt", [""])[0]) if isinstance(source, dict) else None
+        if queue is None or "deadLetterTargetArn" not in queue["Properties"].get("RedrivePolicy", {}):
+            problems.append(f"{name}: its queue has no redrive policy to a dead-letter queue")
+    return problems
+
+
+def test_every_function_keeps_its_failed_events():
+    assert failure_destinations(cfn.template()) == []
+
+
+def test_the_failure_check_notices_a_function_without_a_destination():
+    template = json.loads(json.dumps(cfn.template()))
+    del template["Resources"]["UploadsFunction"]["Properties"]["EventInvokeConfig"]
+    del template["Resources"]["IngestQueue"]["Properties"]["RedrivePolicy"]
+    del template["Resources"]["ReconcileFunction"]["Properties"]["Events"]["ReconcileSchedule"]["Properties"][
+        "DeadLetterConfig"
+    ]
+    problems = failure_destinations(template)
+    assert any(p.startswith("UploadsFunction:") for p in problems)
+    assert any(p.startswith("IngestQueueEventSource:") for p in problems)
+    assert any(p.startswith("ReconcileFunction.ReconcileSchedule:") for p in problems)
+
+
+def test_schedule_rules_may_send_their_failures_to_the_failure_queue():
+    (statement,) = props("AsyncFailureQueuePolicy")["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    rules = {
+        f"{name}{event_name}"
+        for name, function in resources("AWS::Serverless::Function").items()
+        for event_name, event in function["Properties"].get("Events", {}).items()
+        if event["Type"] == "Schedule"
+    }
+    assert {s["Fn::GetAtt"][0] for s in sources} == rules
+
+
+# --- uploads API --------------------------------------------------------------------------------------------
+
+
+def test_uploads_api_routes_reach_the_uploads_function():
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"] for r in resources("AWS::ApiGatewayV2::Route").values()
+    }
+    assert set(routes) == {
+        "POST /uploads",
+        "GET /uploads",
+        "GET /uploads/{id}",
+        "POST /uploads/{id}/complete",
+        "DELETE /uploads/{id}",
+        "GET /objects",
+    }
+    (integration_name,) = resources("AWS::ApiGatewayV2::Integration")
+    integration = props(integration_name)
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["UploadsFunction", "Arn"]}
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert integration["TimeoutInMillis"] > function_timeout("UploadsFunction") * 1000
+    for route in routes.values():
+        assert route["Target"] == {"Fn::Sub": f"integrations/${{{integration_name}}}"}
+        assert route["AuthorizationType"] == {"Fn::If": ["HasJwtAuthorizer", "JWT", "NONE"]}
+        assert route["AuthorizerId"]["Fn::If"][1] == {"Ref": "UploadsApiAuthorizer"}
+    assert props("UploadsApi")["ProtocolType"] == "HTTP"
+    permission = props("UploadsApiInvokePermission")
+    assert permission["FunctionName"] == {"Ref": "UploadsFunction"}
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+
+
+def test_jwt_authorizer_is_optional_and_configured_by_issuer_and_audience():
+    authorizer = cfn.template()["Resources"]["UploadsApiAuthorizer"]
+    assert authorizer["Condition"] == "HasJwtAuthorizer"
+    assert authorizer["Properties"]["AuthorizerType"] == "JWT"
+    assert authorizer["Properties"]["JwtConfiguration"] == {
+        "Issuer": {"Ref": "JwtIssuer"},
+        "Audience": {"Ref": "JwtAudience"},
+    }
+    assert parameter("JwtIssuer")["Default"] == ""
+    assert cfn.template()["Conditions"]["HasJwtAuthorizer"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "JwtIssuer"}, ""]}]
+    }
+
+
+def test_api_stage_is_throttled_and_access_logged():
+    stage = props("UploadsApiStage")
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert stage["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["UploadsApiLogs", "Arn"]}
+    assert "$context.requestId" in stage["AccessLogSettings"]["Format"]
+
+
+def test_pending_uploads_expire_on_a_schedule():
+    event = props("UploadsFunction")["Events"]["ExpireUploads"]
+    assert event["Type"] == "Schedule"
+    assert event["Properties"]["Schedule"] == {"Ref": "UploadExpirySchedule"}
+    sample = json.loads((cfn.ROOT / "tests" / "events" / "uploads-expire-schedule.json").read_text())
+    assert (sample["source"], sample["detail-type"]) == ("aws.events", "Scheduled Event")
+
+
+def test_reconcile_schedule_is_disabled_unless_enabled_by_parameter():
+    event = props("ReconcileFunction")["Events"]["ReconcileSchedule"]
+    assert event["Type"] == "Schedule"
+    assert event["Properties"]["State"] == {"Fn::If": ["ReconcileEnabled", "ENABLED", "DISABLED"]}
+    assert parameter("EnableReconcile")["Default"] == "false"
+    assert cfn.template()["Conditions"]["ReconcileEnabled"] == {
+        "Fn::Equals": [{"Ref": "EnableReconcile"}, "true"]
+    }
+
+
+# --- migrations ---------------------------------------------------------------------------------------------
+
+
+def test_migrations_run_before_any_function_takes_traffic():
+    migrations = cfn.template()["Resources"]["DatabaseMigrations"]
+    assert migrations["Type"].startswith("Custom::")
+    assert migrations["Properties"]["ServiceToken"] == {"Ref": "MigrateFunction.Alias"}
+    # A new function version (new code, maybe new migrations) changes the resource, so it runs again.
+    assert migrations["Properties"]["CodeVersion"] == {"Ref": "MigrateFunction.Version"}
+    assert props("MigrateFunction")["AutoPublishAlias"]
+    assert 0 < migrations["Properties"]["ServiceTimeout"] <= 3600
+    assert migrations["Properties"]["ServiceTimeout"] > function_timeout("MigrateFunction")
+    for name in ("IngestFunction", "UploadsFunction", "ReconcileFunction"):
+        assert cfn.template()["Resources"][name]["DependsOn"] == "DatabaseMigrations", name
+
+
+# --- database -----------------------------------------------------------------------------------------------
+
+
+def test_database_is_created_by_the_nested_stack_or_taken_from_parameters():
+    stack = cfn.template()["Resources"]["DatabaseStack"]
+    assert stack["Type"] == "AWS::Serverless::Application"
+    assert stack["Condition"] == "CreateDatabase"
+    assert stack["Properties"]["Location"] == "infra/database.yaml"
+    outputs = cfn.database_template()["Outputs"]
+    used = set(re.findall(r"\"DatabaseStack\", \"Outputs\.(\w+)\"", json.dumps(cfn.template())))
+    assert used and used <= set(outputs)
+    for name in (
+        "ExistingDatabaseUrl",
+        "ExistingDatabaseSecretArn",
+        "ExistingDatabaseIamAuth",
+        "ExistingSubnetIds",
+    ):
+        assert name in cfn.template()["Parameters"]
+    vpc = globals_()["VpcConfig"]["Fn::If"]
+    assert vpc[0] == "InVpc" and vpc[2] == {"Ref": "AWS::NoValue"}
+
+
+def db_props(name: str) -> dict[str, Any]:
+    return cfn.database_template()["Resources"][name]["Properties"]
+
+
+def test_database_only_accepts_tls_and_is_private_and_encrypted():
+    assert db_props("DatabaseParameterGroup")["Parameters"]["rds.force_ssl"] == "1"
+    database = db_props("Database")
+    assert database["DBParameterGroupName"] == {"Ref": "DatabaseParameterGroup"}
+    assert database["PubliclyAccessible"] is False
+    assert database["StorageEncrypted"] is True
+    assert "{{resolve:secretsmanager:" in database["MasterUserPassword"]["Fn::Sub"]
+    assert cfn.database_template()["Resources"]["Database"]["DeletionPolicy"] == "Snapshot"
+
+
+def test_proxy_requires_tls_and_iam_authentication():
+    proxy = db_props("DatabaseProxy")
+    assert proxy["RequireTLS"] is True
+    (auth,) = proxy["Auth"]
+    assert auth["IAMAuth"] == "REQUIRED"
+    assert auth["SecretArn"] == {"Ref": "DatabaseSecret"}
+    assert "GenerateSecretString" in db_props("DatabaseSecret")
+    assert db_props("DatabaseProxyTargetGroup")["DBInstanceIdentifiers"] == [{"Ref": "Database"}]
+
+
+def test_database_network_is_private_with_an_s3_gateway_endpoint():
+    template = cfn.database_template()
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert not kinds & {"AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EIP"}
+    for subnet in cfn.resources(template, "AWS::EC2::Subnet").values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+    (endpoint,) = cfn.resources(template, "AWS::EC2::VPCEndpoint").values()
+    assert endpoint["Properties"]["VpcEndpointType"] == "Gateway"
+    assert endpoint["Properties"]["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"}
+    assert endpoint["Properties"]["RouteTableIds"] == [{"Ref": "PrivateRouteTable"}]
+
+
+def test_database_accepts_connections_from_the_proxy_only():
+    ingress = [
+        r["Properties"]
+        for r in cfn.resources(cfn.database_template(), "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Ref": "DatabaseSecurityGroup"}
+    ]
+    assert ingress == [
+        {
+            "GroupId": {"Ref": "DatabaseSecurityGroup"},
+            "Description": "PostgreSQL from the proxy only",
+            "IpProtocol": "tcp",
+            "FromPort": 5432,
+            "ToPort": 5432,
+            "SourceSecurityGroupId": {"Ref": "ProxySecurityGroup"},
+        }
+    ]
+    assert "SecurityGroupIngress" not in db_props("DatabaseSecurityGroup")
+
+
+# --- local invoke files and the artifact's requirements -----------------------------------------------------
+
+
+def declared_variables(function: str) -> set[str]:
+    own = props(function).get("Environment", {}).get("Variables", {})
+    return set(globals_()["Environment"]["Variables"]) | set(own)
+
+
+def test_env_json_only_sets_variables_the_template_declares():
+    """sam local invoke --env-vars ignores variables a function does not declare."""
+    env = json.loads(cfn.ENV_JSON.read_text())
+    for section, variables in env.items():
+        functions = FUNCTIONS if section == "Parameters" else [section]
+        for function in functions:
+            assert function in FUNCTIONS, section
+            assert set(variables) <= declared_variables(function), (
+                function,
+                set(variables) - declared_variables(function),
+            )
+
+
+def test_env_json_points_at_a_local_database_the_settings_accept_under_sam_local():
+    variables = json.loads(cfn.ENV_JSON.read_text())["Parameters"]
+    env = {**variables, "AWS_SAM_LOCAL": "true", "AWS_LAMBDA_FUNCTION_NAME": "IngestFunction"}
+    loaded = settings.load(env)
+    assert loaded.database_is_local
+    assert loaded.database_tls == "disable"
+
+
+def _requirements() -> dict[str, Requirement]:
+    lines = (cfn.ROOT / "functions" / "requirements.txt").read_text().splitlines()
+    parsed = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+    return {r.name.lower(): r for r in parsed}
+
+
+def test_artifact_requirements_pin_exactly_the_runtime_dependencies():
+    project = tomllib.loads((cfn.ROOT / "pyproject.toml").read_text())["project"]
+    declared = {Requirement(d).name.lower(): Requirement(d) for d in project["dependencies"]}
+    pinned = _requirements()
+    assert set(pinned) == set(declared)
+    for name, requirement in pinned.items():
+        (spec,) = requirement.specifier
+        assert spec.operator == "==", f"{name} is not pinned"
+        assert declared[name].specifier.contains(spec.version), (
+            f"{name}=={spec.version} outside {declared[name]}"
+        )
