@@ -338,3 +338,48 @@ class TestDeletesWaitForTheOutermostCommit:
                 self.queue(session)
             assert exists(self.s3, self.KEY)
         assert not exists(self.s3, self.KEY)
+
+
+@pytest.fixture
+def per_worker_pool():
+    """Like several Lambda environments: one connection per worker (the module pool holds one)."""
+    import dataclasses
+
+    from landing.db import build_engine
+
+    engine = build_engine(dataclasses.replace(get_settings(), pool_size=8))
+    original = db.Session.kw["bind"]
+    db.Session.configure(bind=engine)
+    try:
+        yield
+    finally:
+        db.Session.configure(bind=original)
+        engine.dispose()
+
+
+def test_redeliveries_racing_the_expiry_pass_all_end_uploaded(api, s3, per_worker_pool):
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    announced = [announce(api) for _ in range(12)]
+    events = [
+        created_event(u, len(DATA), put(s3, u), sequencer=f"{i + 1:02X}") for i, u in enumerate(announced)
+    ]
+    for upload in announced[::2]:
+        make_due(upload["id"])  # half of them are past their deadline before their event arrives
+    schedule = load("uploads-expire-schedule.json")
+    deliveries = [e for e in events for _ in range(3)] + [schedule] * 6
+    random.Random(4).shuffle(deliveries)
+
+    def invoke(payload: dict) -> dict:
+        if payload is schedule:
+            return uploads_handler(payload, local_context("UploadsFunction"))
+        return ingest(payload, local_context("IngestFunction"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(invoke, deliveries))
+
+    assert {upload_row(u["id"])["status"] for u in announced} == {"uploaded"}
+    linked = rows("SELECT count(*) AS n FROM objects WHERE upload_id IS NOT NULL")
+    assert linked == [{"n": len(announced)}]
+    assert rows("SELECT count(*) AS n FROM object_events") == [{"n": len(announced)}]
