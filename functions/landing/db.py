@@ -88,19 +88,32 @@ def install_disconnect_detection(engine: Engine) -> None:
     escape its first read as a bare TimeoutError (outside its OSError -> InterfaceError wrapping),
     which SQLAlchemy neither wraps nor counts as a disconnect. Both now invalidate the connection
     at once and surface as sqlalchemy.exc.OperationalError.
+
+    Any other non-DBAPI error raised inside the driver (a parameter it cannot encode, such as a
+    lone surrogate) may leave half a protocol message on the wire: SQLAlchemy used to return that
+    connection to the pool and the next invocations read garbage (NoResultFound). It is discarded
+    too, and surfaces as sqlalchemy.exc.DataError, a per-record error.
     """
 
     @event.listens_for(engine, "handle_error")
     def _on_error(context: Any) -> BaseException | None:
         error = context.original_exception
-        if not errors.ends_session(error):
+        driver_raw = context.sqlalchemy_exception is None and not isinstance(error, exc.SQLAlchemyError)
+        if errors.ends_session(error):
+            context.is_disconnect = True
+            if not driver_raw:
+                return None
+            return exc.OperationalError(
+                context.statement, None, error, hide_parameters=True, connection_invalidated=True
+            )
+        if not driver_raw:
             return None
         context.is_disconnect = True
-        if context.sqlalchemy_exception is not None:
-            return None
-        return exc.OperationalError(
-            context.statement, None, error, hide_parameters=True, connection_invalidated=True
-        )
+        if isinstance(error, (ValueError, TypeError, OverflowError)):
+            return exc.DataError(
+                context.statement, None, error, hide_parameters=True, connection_invalidated=True
+            )
+        return None
 
 
 def install_idle_ping(engine: Engine, ping_after_idle_s: float) -> None:

@@ -114,6 +114,11 @@ def classify(error: BaseException) -> Classified:
         if code.startswith(CONFIGURATION_CLASSES):
             return Classified("configuration", False, code, message)
         return Classified("unexpected", False, code, message)
+    if _is_unencodable(error):
+        root = _root(error)
+        return Classified(
+            "data", False, None, _short(f"cannot encode a parameter: {type(root).__name__}: {root}")
+        )
     if isinstance(error, exc.TimeoutError):  # the pool had no connection to give within its timeout
         return Classified("unavailable", True, None, "connection pool exhausted")
     if is_socket_failure(error):
@@ -129,9 +134,20 @@ def classify(error: BaseException) -> Classified:
 
 
 def is_record_error(error: BaseException) -> bool:
-    """The database refused the rows themselves (bad value, constraint): only their message fails."""
+    """The rows themselves are at fault (a value the database refused or the driver could not
+    encode): only their message fails, the rest of the batch can commit."""
     code = sqlstate(error)
-    return code is not None and code.startswith(DATA_CLASSES)
+    if code is not None:
+        return code.startswith(DATA_CLASSES)
+    return _is_unencodable(error)
+
+
+def _is_unencodable(error: BaseException) -> bool:
+    from sqlalchemy import exc
+
+    return isinstance(error, exc.DataError) and isinstance(
+        _root(error), (ValueError, TypeError, OverflowError)
+    )
 
 
 def _describe_socket(root: BaseException) -> str:

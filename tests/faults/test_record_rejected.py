@@ -45,3 +45,31 @@ def test_message_rejected_by_the_database_fails_alone(
         "23514",
         False,
     )
+
+
+def test_a_parameter_the_driver_cannot_encode_does_not_poison_the_pooled_connection(
+    fault_db, bind_landing, s3, lambda_context
+):
+    """pg8000 raised UnicodeEncodeError half-way through its protocol messages; SQLAlchemy put the
+    connection back in the pool and every later invocation in that environment read garbage
+    (NoResultFound). The parser now rejects such values and the write statement sends rows as
+    JSON, so a plain statement with a bound parameter stands in for a bug elsewhere.
+    """
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DataError
+
+    from landing import db, errors
+
+    bind_landing()
+    handler(s3_event(s3_record("before.txt", sequencer="01")), lambda_context)
+
+    with pytest.raises(DataError) as raised, db.Session() as session, session.begin():
+        session.execute(text("SELECT :value"), {"value": "lone \udc80 surrogate"})
+    assert errors.is_record_error(raised.value)
+    assert errors.classify(raised.value).category == "data"
+
+    result = handler(s3_event(s3_record("after.txt", sequencer="02")), lambda_context)
+
+    assert result["journalled"] == 1
+    assert [row[1] for row in table_state(fault_db)["objects"]] == ["after.txt", "before.txt"]
