@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from landing import db
+from landing.pgwire import PREPARE
 from landing.settings import get_settings
 
 # Time kept back from the Lambda deadline to roll back, log and answer.
@@ -38,7 +39,7 @@ def bound_statements(session: Session, budget_ms: int) -> None:
         select(
             sql_func.set_config("statement_timeout", value, True),
             sql_func.set_config("lock_timeout", value, True),
-        )
+        ).execution_options(**{PREPARE: True})  # one round trip, BEGIN included
     )
 
 
