@@ -13,7 +13,10 @@ PY312 ?= $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || comm
 SAM_SOURCES := functions/requirements.txt $(shell find functions/landing -type f \( -name '*.py' -o -name '*.mako' -o -name '*.ini' \) -not -path '*/__pycache__/*')
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup run demo test unit lint typecheck templates bench clean
+PORT ?= 3000
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: setup run serve browser demo test unit lint typecheck templates bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +26,32 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## run: embedded Postgres + local S3/SQS, the end-to-end demo, and what it wrote
+## run: embedded Postgres + local S3/SQS, the end-to-end demo, then (in a terminal) the upload page
 run: setup
 	$(BIN)/landing demo
+	@if [ -t 0 ]; then \
+	  $(BIN)/landing serve --port $(PORT); \
+	else \
+	  echo; echo "Upload page and local API: make serve, then open http://127.0.0.1:$(PORT)/"; \
+	fi
+
+## serve: the uploads API and the upload page at http://127.0.0.1:$(PORT)/ until Ctrl+C
+serve: setup
+	$(BIN)/landing serve --port $(PORT)
+
+## browser: Debian's Chromium for the browser tests (their Playwright driver comes with the dev extra)
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "could not install chromium: the browser tests will skip"; \
+	else \
+	  echo "no $(CHROMIUM), and no root apt-get to install it: the browser tests will skip"; \
+	fi
 
 ## test: lint, types, template checks, the whole suite
-test: setup lint typecheck templates
+test: setup lint typecheck templates browser
 	$(BIN)/python -m pytest -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 
 lint: setup

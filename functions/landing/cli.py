@@ -1,4 +1,4 @@
-"""The `landing` command: migrate, invoke, demo (and the local tools built on them)."""
+"""The `landing` command: migrate, invoke, demo, serve (and the local tools built on them)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run()
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    # Per-invocation EMF metric blobs would drown the request log; set the variable to see them.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    _database()
+    from landing.local import server
+
+    return server.run(args.host, args.port, sweep_s=args.sweep_interval)
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
     _database()
     from landing import reconcile_cli
@@ -105,6 +114,15 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="end-to-end demo on the embedded database and a local S3")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "serve",
+        help="the uploads API and an upload page on a local HTTP server (Docker-free sam local start-api)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=3000, help="port (default 3000; 0 picks a free one)")
+    p.add_argument("--sweep-interval", type=float, default=60.0, help="seconds between expiry passes (60)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "reconcile", help="repair the catalog from a listing of the bucket (lost or missing notifications)"
