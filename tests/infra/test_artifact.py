@@ -6,6 +6,7 @@ import filecmp
 import json
 import os
 import re
+import sys
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -97,8 +98,9 @@ def test_artifact_imports_its_handler_on_python312_alone(name):
         cfn.require_tool("python3.12")
     directory, handler = built_functions()[name]
     # -I -S: no PYTHONPATH, no user or site packages: the artifact and the standard library only.
+    # -B: leave no new __pycache__ in the artifact that sam deploy ships.
     result = cfn.run(
-        python, "-I", "-S", "-c", IMPORT_CHECK, str(directory), handler, env=LAMBDA_ENV, cwd=directory
+        python, "-B", "-I", "-S", "-c", IMPORT_CHECK, str(directory), handler, env=LAMBDA_ENV, cwd=directory
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -192,3 +194,27 @@ def test_artifact_package_is_the_current_source():
     if stale and not os.environ.get("CI"):
         pytest.skip(f"the artifact predates {stale[:3]}: run `make templates`")
     assert stale == []
+
+
+def test_artifact_ships_bytecode_that_needs_no_source_check():
+    """/var/task is read-only: without shipped .pyc every cold start compiles every module again.
+
+    Unchecked-hash pycs are used as they are (zip mtimes cannot invalidate them); the build dir is
+    rebuilt from scratch before they are compiled, so they always match their source.
+    """
+    import importlib.util
+
+    directory = artifact()
+    for module in (
+        "landing/handlers/ingest.py",
+        "landing/db.py",
+        "sqlalchemy/orm/session.py",
+        "pg8000/core.py",
+    ):
+        source = directory / module
+        pyc = Path(
+            importlib.util.cache_from_source(str(source)).replace(sys.implementation.cache_tag, "cpython-312")
+        )
+        assert pyc.exists(), f"{module} has no python3.12 bytecode"
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{module}: bytecode is not unchecked-hash (flags {flags:#b})"
