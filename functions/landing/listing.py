@@ -139,10 +139,11 @@ def pages(
         parse = _v2_page
     for raw in paginator.paginate(**params, PaginationConfig={"PageSize": page_size}):
         entries, last = parse(raw)
+        truncated = bool(raw.get("IsTruncated"))
+        del raw  # the entries are all that is kept while the caller works on the page
         if after_key is not None:
             # Some S3 implementations list the marker key itself again; it was reconciled already.
             entries = [entry for entry in entries if entry.key > after_key]
-        truncated = bool(raw.get("IsTruncated"))
         if truncated and last is None:
             continue
         yield Page(tuple(entries), last if truncated else None)

@@ -22,9 +22,10 @@ from landing.uow import bound_statements, statement_budget_ms, unit_of_work
 
 reconcile_state: Table = ReconcileState.__table__  # type: ignore[assignment]
 
-# Catalog rows compared per batch: with the listing page (<= 1000 entries) this bounds memory even
+# Catalog rows compared per batch (twice a full listing page, so a page usually fits in one batch):
+# with the listing page (<= 1000 entries) this bounds memory even
 # where the catalog holds far more keys than the bucket (a mass delete whose events were lost).
-ROW_LIMIT = 1000
+ROW_LIMIT = 2000
 # Time kept back from the Lambda deadline: at least this, or twice the slowest batch so far.
 MIN_MARGIN_MS = 10_000
 
@@ -119,7 +120,9 @@ class _Cursor:
         # Read the clock before asking S3: a row written after this instant may be newer than the
         # page, and is left alone.
         self.listed_at = _database_clock(session)
-        self.page = next(self.pages)
+        self.page = None  # the previous page is done with: never hold two
+        # No page at all ends the listing like an empty last page would.
+        self.page = next(self.pages, Page((), None))
         self.position = 0
         return self.page
 
