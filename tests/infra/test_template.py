@@ -293,6 +293,13 @@ def test_uploads_api_routes_reach_the_uploads_function():
     assert permission["Principal"] == "apigateway.amazonaws.com"
 
 
+def test_anonymous_callers_are_refused_whenever_the_authorizer_is_on():
+    variables = props("UploadsFunction")["Environment"]["Variables"]
+    assert variables["UPLOADS_ALLOW_ANONYMOUS"] == {"Fn::If": ["HasJwtAuthorizer", "false", "true"]}
+    assert variables["CORS_ALLOW_ORIGINS"] == {"Fn::Join": [",", {"Ref": "CorsAllowedOrigins"}]}
+    assert props("UploadsApi")["CorsConfiguration"]["AllowOrigins"] == {"Ref": "CorsAllowedOrigins"}
+
+
 def test_jwt_authorizer_is_optional_and_configured_by_issuer_and_audience():
     authorizer = cfn.template()["Resources"]["UploadsApiAuthorizer"]
     assert authorizer["Condition"] == "HasJwtAuthorizer"
