@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-HANDLERS = {
-    "IngestFunction": "landing.handlers.ingest",
-    "UploadsFunction": "landing.handlers.uploads",
-    "ReconcileFunction": "landing.handlers.reconcile",
-}
 
 
 def _database() -> str:
@@ -34,37 +27,34 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_env_vars(path: str | None, function: str) -> None:
-    """Apply a `sam local invoke --env-vars` file: Parameters for all, then the function's own."""
-    if not path:
-        return
-    data = json.loads(Path(path).read_text())
-    for section in ("Parameters", function):
-        for name, value in (data.get(section) or {}).items():
-            if value is not None and value != "":
-                os.environ[name] = str(value)
-
-
 def cmd_invoke(args: argparse.Namespace) -> int:
-    function = args.function
-    if function not in HANDLERS:
-        print(f"unknown function {function!r}; choose from {', '.join(HANDLERS)}", file=sys.stderr)
-        return 2
-    _apply_env_vars(args.env_vars, function)
-    event: Any = json.loads(Path(args.event).read_text() if args.event != "-" else sys.stdin.read())
-    _database()
-    from landing.lambda_context import local_context
+    """Like `sam local invoke FUNCTION -e EVENT --env-vars FILE`: response on stdout, logs on stderr."""
+    from dataclasses import replace
 
-    module = importlib.import_module(HANDLERS[function])
-    context = local_context(function, timeout_s=args.timeout)
+    from landing.local import invoke
+
     try:
-        response = module.handler(event, context)
-    except Exception as error:
-        print(json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}, indent=2))
-        return 1
-    print(json.dumps(response, indent=2, default=str))
-    if isinstance(response, dict) and response.get("batchItemFailures"):
-        return 1
+        config = invoke.function_config(args.function, Path(args.template))
+        if args.timeout is not None:
+            config = replace(config, timeout_s=args.timeout)
+        invoke.apply_env_vars(args.env_vars, args.function)
+        source = sys.stdin.read() if args.event == "-" else Path(args.event).read_text()
+        event: Any = json.loads(source)
+    except (invoke.InvokeError, OSError, ValueError) as error:
+        print(f"landing invoke: {error}", file=sys.stderr)
+        return 2
+    _database()
+    return invoke.invoke(config, event, sys.stdout, sys.stderr)
+
+
+def cmd_event(args: argparse.Namespace) -> int:
+    """Like `sam local generate-event`: print a realistic event for `landing invoke` or a test."""
+    from landing.local import events
+
+    fields: dict[str, Any] = {"region": args.region}
+    if args.kind != "schedule":
+        fields.update(size=args.size, etag=args.etag, version_id=args.version_id, sequencer=args.sequencer)
+    print(json.dumps(events.generate(args.kind, args.bucket, args.key, **fields), indent=2))
     return 0
 
 
@@ -106,11 +96,25 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "invoke", help="run a handler in-process on an event file (Docker-free sam local invoke)"
     )
-    p.add_argument("function", help="IngestFunction or UploadsFunction")
-    p.add_argument("event", help="event JSON file (or - for stdin)")
+    p.add_argument("function", help="logical id in template.yaml: IngestFunction, UploadsFunction, ...")
+    p.add_argument("event", help="event JSON file (or - for stdin), e.g. tests/events/s3-put.json")
     p.add_argument("--env-vars", help="environment file in sam local invoke format (infra/env.json)")
-    p.add_argument("--timeout", type=float, default=30.0, help="function timeout in seconds (context)")
+    p.add_argument("--template", default="template.yaml", help="SAM template for handler, timeout, memory")
+    p.add_argument("--timeout", type=float, help="override the template's function timeout (seconds)")
     p.set_defaults(func=cmd_invoke)
+
+    from landing.local.events import KINDS
+
+    p = sub.add_parser("event", help="print a sample event (Docker-free sam local generate-event)")
+    p.add_argument("kind", choices=KINDS)
+    p.add_argument("--bucket", default="example-bucket")
+    p.add_argument("--key", default="reports/2026/q1 summary.pdf", help="object key, unencoded")
+    p.add_argument("--size", type=int, default=1024)
+    p.add_argument("--etag", help="default: derived from the key")
+    p.add_argument("--version-id", help="object version (versioned buckets)")
+    p.add_argument("--sequencer", help="default: increasing with the clock")
+    p.add_argument("--region", default="us-east-1")
+    p.set_defaults(func=cmd_event)
 
     p = sub.add_parser("demo", help="end-to-end demo on the embedded database and a local S3")
     p.set_defaults(func=cmd_demo)
