@@ -22,6 +22,7 @@ class Entry:
     e_tag: str | None = None
     size: int | None = None
     version_id: str | None = None
+    storage_class: str | None = None
     is_delete_marker: bool = False
 
 
@@ -74,6 +75,7 @@ def _v2_page(raw: Mapping[str, Any]) -> tuple[list[Entry], str | None]:
             last_modified=_time(item["LastModified"]),
             e_tag=_etag(item.get("ETag")),
             size=item.get("Size"),
+            storage_class=item.get("StorageClass"),
         )
         for item in raw.get("Contents") or ()
     ]
@@ -90,6 +92,7 @@ def _versions_page(raw: Mapping[str, Any]) -> tuple[list[Entry], str | None]:
             e_tag=_etag(item.get("ETag")),
             size=item.get("Size"),
             version_id=normalise_version(item.get("VersionId")),
+            storage_class=item.get("StorageClass"),
         )
         for item in raw.get("Versions") or ()
         if item.get("IsLatest")

@@ -11,7 +11,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from landing import enrich
-from landing.enrich import HeadOutcome, RetryableS3Error
+from landing.enrich import Head, HeadOutcome, RetryableS3Error
 from landing.listing import Entry, normalise_version
 from landing.models import Object
 from landing.repairs import EVENT_NAMES, Repair, RepairResult, record_repairs
@@ -200,13 +200,14 @@ def head_creates(bucket: str, planned: Sequence[Planned]) -> dict[str, HeadOutco
 def to_repairs(
     bucket: str, planned: Sequence[Planned], heads: Mapping[str, HeadOutcome], listed_at: datetime
 ) -> tuple[list[Repair], list[str]]:
-    """Repairs to write, and the keys skipped because S3 changed after the listing.
+    """Repairs to write, and the keys whose HeadObject had no answer for the listed object.
 
-    HeadObject asks for the listed ETag (and version): no answer means the object was deleted or
-    overwritten since, and its own event (or the next reconcile) will settle the key.
+    HeadObject asks for the listed version and ETag. Without an answer (deleted or overwritten since
+    the listing, or not readable by us: 403, SSE-C) the object is recorded from the listing alone,
+    as ingest records an event alone: a later event for the key sorts above the repair and wins.
     """
     repairs: list[Repair] = []
-    vanished: list[str] = []
+    unenriched: list[str] = []
     for p in planned:
         row, entry = p.row, p.entry
         sequence = repair_sequence(row.sequence_number if row else None)
@@ -229,10 +230,10 @@ def to_repairs(
             )
             continue
         assert entry is not None
-        head = heads.get(p.key)
-        if head is None or isinstance(head, Exception):
-            vanished.append(p.key)
-            continue
+        outcome = heads.get(p.key)
+        head = outcome if isinstance(outcome, Head) else None
+        if head is None:
+            unenriched.append(p.key)
         repairs.append(
             Repair(
                 bucket=bucket,
@@ -245,14 +246,14 @@ def to_repairs(
                 version_id=entry.version_id,
                 size=entry.size,
                 e_tag=entry.e_tag,
-                content_type=head.content_type,
-                storage_class=head.storage_class,
-                user_metadata=head.user_metadata,
-                checksum_algorithm=head.checksum_algorithm,
-                last_modified_date=head.last_modified or entry.last_modified,
+                content_type=head.content_type if head else None,
+                storage_class=head.storage_class if head else entry.storage_class,
+                user_metadata=head.user_metadata if head else None,
+                checksum_algorithm=head.checksum_algorithm if head else None,
+                last_modified_date=(head.last_modified if head else None) or entry.last_modified,
             )
         )
-    return repairs, vanished
+    return repairs, unenriched
 
 
 def apply(session: Session, repairs: Sequence[Repair], listed_at: datetime) -> RepairResult:

@@ -53,7 +53,7 @@ def summary(bucket: str, prefix: str, totals: Totals, versioned: bool, dry_run: 
             f"  inserted     {totals.inserted} (missing from the catalog)",
             f"  updated      {totals.updated} (changed in S3, or deleted in the catalog)",
             f"  deleted      {totals.deleted} (no longer in S3)",
-            f"  changed in S3 during the run, skipped: {totals.vanished}",
+            f"  without HeadObject details: {totals.unenriched} (recorded from the listing alone)",
         ]
     lines.append(f"  left alone   {totals.left_alone} (written by live events during the run)")
     return "\n".join(lines)

@@ -43,7 +43,7 @@ class Totals:
     updated: int = 0
     deleted: int = 0
     left_alone: int = 0
-    vanished: int = 0
+    unenriched: int = 0
     batches: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -64,7 +64,7 @@ class Totals:
         self.updated += batch.result.updated
         self.deleted += batch.result.deleted
         self.left_alone += len(batch.comparison.left_alone) + batch.skipped_by_guard
-        self.vanished += len(batch.vanished)
+        self.unenriched += len(batch.unenriched)
         self.batches += 1
 
 
@@ -79,7 +79,8 @@ class Batch:
     rows: int
     comparison: Comparison
     result: RepairResult
-    vanished: tuple[str, ...]
+    # Keys written from the listing alone: HeadObject had no answer for the listed object.
+    unenriched: tuple[str, ...]
     # Repairs written with a guard that found the row changed between comparison and write.
     skipped_by_guard: int
 
@@ -211,14 +212,14 @@ def _batch(
         batch = Batch(lower, upper, listed_at, len(entries), len(rows), comparison, RepairResult(), (), 0)
         if not dry_run:
             heads = reconcile.head_creates(bucket, comparison.planned)
-            repairs, vanished = reconcile.to_repairs(bucket, comparison.planned, heads, listed_at)
+            repairs, unenriched = reconcile.to_repairs(bucket, comparison.planned, heads, listed_at)
             with session.begin():
                 bound_statements(session, budget)
                 result = reconcile.apply(session, repairs, listed_at)
                 batch = replace(
                     batch,
                     result=result,
-                    vanished=tuple(vanished),
+                    unenriched=tuple(unenriched),
                     skipped_by_guard=len(repairs) - result.applied,
                 )
                 if checkpoint is not None:

@@ -241,3 +241,44 @@ def test_command_line_reports_a_missing_bucket(s3, capsys):
 
     assert status == 1
     assert "NoSuchBucket" in capsys.readouterr().err
+
+
+def test_an_object_headobject_cannot_read_is_recorded_from_the_listing_alone(s3, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from landing import enrich
+
+    etag = put(s3, "sealed.bin", b"secret", ContentType="application/x-sealed")
+
+    def forbidden(**params):
+        raise ClientError(
+            {"Error": {"Code": "403"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "HeadObject"
+        )
+
+    monkeypatch.setattr(enrich.s3_client(), "head_object", forbidden)
+
+    outcome = reconcile()
+
+    assert (outcome.totals.inserted, outcome.totals.unenriched) == (1, 1)
+    row = objects()["sealed.bin"]
+    assert (row["e_tag"], row["size"], row["content_type"]) == (etag, 6, None)
+
+
+def test_a_throttled_headobject_stops_the_run_before_writing_its_batch(s3, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from landing import enrich
+    from landing.enrich import RetryableS3Error
+
+    put(s3, "a.txt")
+
+    def throttled(**params):
+        raise ClientError(
+            {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "HeadObject"
+        )
+
+    monkeypatch.setattr(enrich.s3_client(), "head_object", throttled)
+
+    with pytest.raises(RetryableS3Error):
+        reconcile()
+    assert objects() == {}

@@ -195,4 +195,4 @@ def test_landing_invoke_runs_the_function_on_the_sample_event(s3, capsys, monkey
 
     assert status == 0
     printed = capsys.readouterr().out
-    assert json.loads(printed[printed.index("{\n") :])["status"] == "complete"
+    assert json.loads(printed[printed.index("{") :])["status"] == "complete"
