@@ -26,6 +26,9 @@ def _clean(clean_db: None) -> Iterator[None]:
     with db.require_engine().begin() as conn:
         conn.execute(text("TRUNCATE reconcile_state"))
     yield
+    # Short simulated deadlines prepare the SET LOCAL timeouts statement on the pooled connection;
+    # later tests expect a connection that only ever ran their own statements.
+    db.require_engine().dispose()
 
 
 @pytest.fixture
