@@ -21,6 +21,10 @@ def put(key: str, sequencer: str) -> dict:
     return s3_event(s3_record(key, sequencer=sequencer))
 
 
+def succeeded(path: str, result: dict) -> bool:
+    return result == {"batchItemFailures": []} if path == "sqs" else result["journalled"] == 1
+
+
 def bound_s() -> float:
     """Worst case: the idle ping times out (db.PING_SOCKET_TIMEOUT_S), then one connect attempt
     times out (socket timeout); plus a second for scheduling noise on a 2-core machine."""
@@ -59,7 +63,7 @@ def test_silent_path_fails_fast_and_next_invocation_succeeds_once_back(
 
     proxy.restore()
     result = handler(wrap(put("lost.txt", "02")), local_context("IngestFunction"))
-    assert result == {"batchItemFailures": []} if path == "sqs" else result["journalled"] == 1
+    assert succeeded(path, result)
     assert [row[1] for row in table_state(fault_db)["objects"]] == ["lost.txt", "warm.txt"]
 
 
@@ -77,3 +81,28 @@ def test_silent_path_at_cold_start_fails_fast(fault_db, bind_landing, proxy, s3)
     assert handler(sqs_event(put("cold.txt", "01")), local_context("IngestFunction")) == {
         "batchItemFailures": []
     }
+
+
+@pytest.mark.parametrize("path", ["direct", "sqs"])
+def test_connection_dropped_silently_while_idle_is_replaced_and_the_invocation_succeeds(
+    path, fault_db, bind_landing, proxy, s3
+):
+    """The common frozen-environment case: the NAT forgot the idle connection, new ones work."""
+    bind_landing(
+        port=proxy.port, database_socket_timeout_s=SOCKET_TIMEOUT_S, ping_after_idle_s=PING_AFTER_IDLE_S
+    )
+    wrap = sqs_event if path == "sqs" else (lambda e: e)
+    handler(wrap(put("warm.txt", "01")), local_context("IngestFunction"))
+    proxy.silence()
+    proxy.restore()  # the pooled link stays dead; a new connection goes through
+    time.sleep(PING_AFTER_IDLE_S + 0.1)
+
+    started = time.monotonic()
+    result = handler(wrap(put("thawed.txt", "02")), local_context("IngestFunction"))
+    elapsed = time.monotonic() - started
+
+    assert succeeded(path, result)
+    from landing.db import PING_SOCKET_TIMEOUT_S
+
+    assert elapsed < PING_SOCKET_TIMEOUT_S + 1.0, f"took {elapsed:.1f}s"
+    assert [row[1] for row in table_state(fault_db)["objects"]] == ["thawed.txt", "warm.txt"]
