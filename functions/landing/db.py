@@ -62,11 +62,12 @@ def _ping(dbapi_connection: Any) -> None:
 
 
 def _has_unread_input(dbapi_connection: Any) -> bool:
-    """True when bytes or EOF wait on an idle connection: the server has said goodbye.
+    """True when bytes or EOF wait on an idle connection: most likely the server has said goodbye.
 
     An idle PostgreSQL session sends nothing unasked; pg_terminate_backend, a restart or an idle
     timeout leave a FATAL ErrorResponse and a FIN behind. One zero-timeout poll (no round trip)
     catches that even for a connection checked in milliseconds ago, which the idle ping skips.
+    Anything else readable (a NOTICE, TLS records) is consumed harmlessly by the ping it triggers.
     """
     usock = getattr(dbapi_connection, "_usock", None)
     if usock is None:
@@ -134,9 +135,7 @@ def install_idle_ping(engine: Engine, ping_after_idle_s: float) -> None:
         idle_since = record.info.get("idle_since")
         if idle_since is None:
             return
-        if _has_unread_input(dbapi_connection):
-            raise exc.DisconnectionError("the server ended the pooled connection while it was idle")
-        if time.monotonic() - idle_since < ping_after_idle_s:
+        if time.monotonic() - idle_since < ping_after_idle_s and not _has_unread_input(dbapi_connection):
             return
         try:
             _ping(dbapi_connection)

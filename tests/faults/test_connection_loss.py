@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -103,3 +104,18 @@ def test_connection_dying_mid_unit_of_work_writes_nothing_and_retry_converges(
     state = table_state(fault_db)
     assert [(row[1], row[5]) for row in state["objects"]] == [("k.txt", "v2"), ("other.txt", "e1")]
     assert len(state["journal"]) == 3
+
+
+def test_a_healthy_pooled_connection_is_reused_back_to_back_and_after_idle(fault_db, bind_landing, s3):
+    """The liveness checks must not cost a reconnect when nothing is wrong: one backend throughout."""
+    bind_landing(ping_after_idle_s=1)
+    backends = f"SELECT pid FROM pg_stat_activity WHERE usename = '{APP_USER}'"
+
+    handler(s3_event(put("one.txt", "01")), local_context("IngestFunction"))
+    first = fault_db.sql(backends, DATABASE)
+    handler(s3_event(put("two.txt", "02")), local_context("IngestFunction"))  # poll only
+    time.sleep(1.1)
+    handler(s3_event(put("three.txt", "03")), local_context("IngestFunction"))  # poll + ping
+
+    assert len(first) == 1
+    assert fault_db.sql(backends, DATABASE) == first
