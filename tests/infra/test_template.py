@@ -478,3 +478,19 @@ def test_artifact_requirements_pin_exactly_the_runtime_dependencies():
         assert declared[name].specifier.contains(spec.version), (
             f"{name}=={spec.version} outside {declared[name]}"
         )
+
+
+def test_rules_reject_a_half_described_existing_database_before_creating_anything():
+    rules = cfn.template()["Rules"]
+    assert set(rules) == {"ExistingDatabaseIsDescribed", "VpcNeedsSecurityGroups", "IamAuthIsScoped"}
+    for rule in rules.values():
+        assert '{"Fn::Equals": [{"Ref": "CreateDatabase"}, "false"]}' in json.dumps(rule["RuleCondition"])
+    asserted = json.dumps([rule["Assertions"] for rule in rules.values()])
+    for parameter_name in (
+        "ExistingDatabaseUrl",
+        "ExistingDatabaseSecretArn",
+        "ExistingSecurityGroupIds",
+        "ExistingDatabaseResourceId",
+        "ExistingDatabaseIamUser",
+    ):
+        assert parameter_name in asserted, parameter_name
