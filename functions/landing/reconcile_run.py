@@ -335,6 +335,10 @@ def state_of(session: Session, bucket: str, prefix: str) -> dict[str, Any] | Non
     return dict(row._mapping) if row is not None else None
 
 
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 def scheduled(
     bucket: str,
     prefix: str,
@@ -391,5 +395,6 @@ def scheduled(
             "left_alone": totals.left_alone,
             "batches": totals.batches,
         },
-        "run": {name: state.get(name) for name in ("run_started_at", "finished_at", *COUNTERS)},
+        # Lambda serialises the response with json: timestamps as ISO 8601 text.
+        "run": {name: _plain(state.get(name)) for name in ("run_started_at", "finished_at", *COUNTERS)},
     }

@@ -87,6 +87,7 @@ def test_an_invocation_short_of_time_stops_cleanly_and_the_next_resumes_from_the
     second = handler({"bucket": BUCKET}, SimulatedContext(remaining_ms=900_000))
 
     assert second["status"] == "complete"
+    assert json.loads(json.dumps(second)) == second  # what the Lambda runtime does with the response
     assert second["resumed"] is True
     assert small_pages[-1] == {"after_key": token}  # the listing restarted after the stored key
     # Every key listed once across the two invocations, every object inserted once.
