@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, case, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from landing import db, enrich, listing, reconcile
@@ -22,9 +24,9 @@ from landing.uow import bound_statements, statement_budget_ms, unit_of_work
 
 reconcile_state: Table = ReconcileState.__table__  # type: ignore[assignment]
 
-# Catalog rows compared per batch (twice a full listing page, so a page usually fits in one batch):
-# with the listing page (<= 1000 entries) this bounds memory even
-# where the catalog holds far more keys than the bucket (a mass delete whose events were lost).
+# Catalog rows compared per batch: twice a full listing page, so a page usually fits in one batch,
+# and a bound on memory where the catalog holds far more keys than the bucket (a mass delete whose
+# events were lost leaves a huge key range between two listed keys).
 ROW_LIMIT = 2000
 # Time kept back from the Lambda deadline: at least this, or twice the slowest batch so far.
 MIN_MARGIN_MS = 10_000
@@ -376,7 +378,8 @@ def scheduled(
             checkpoint=checkpoint,
         )
     finally:
-        with unit_of_work(context) as session:
+        # If the database is what failed, the lease still ends at our deadline: keep the first error.
+        with suppress(SQLAlchemyError), unit_of_work(context) as session:
             release(session, bucket, prefix, owner)
     with unit_of_work(context) as session:
         state = state_of(session, bucket, prefix) or {}
