@@ -282,3 +282,8 @@ def test_a_throttled_headobject_stops_the_run_before_writing_its_batch(s3, monke
     with pytest.raises(RetryableS3Error):
         reconcile()
     assert objects() == {}
+
+
+def test_command_line_rejects_a_page_size_s3_cannot_serve(s3, capsys):
+    assert cli.main(["reconcile", "--bucket", BUCKET, "--page-size", "0"]) == 2
+    assert "page_size must be between 1 and 1000" in capsys.readouterr().err
