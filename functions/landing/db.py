@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import select
 import ssl
 import time
@@ -115,6 +116,22 @@ def install_disconnect_detection(engine: Engine) -> None:
                 context.statement, None, error, hide_parameters=True, connection_invalidated=True
             )
         return None
+
+
+class _QuietDeadConnectionCleanup(logging.Filter):
+    """Drop the pool's ERROR + traceback for failing to close or reset a connection already dead.
+
+    pg8000 cannot send its Terminate/ROLLBACK on a dead socket, and SQLAlchemy logs that through the
+    root logger (which Lambda prints). The failure that killed the connection is logged once,
+    classified, by the handler; this second, unstructured line is noise. Other pool errors pass.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or not errors.ends_session(error)
+
+
+logging.getLogger("sqlalchemy.pool.impl.QueuePool").addFilter(_QuietDeadConnectionCleanup())
 
 
 def install_idle_ping(engine: Engine, ping_after_idle_s: float) -> None:

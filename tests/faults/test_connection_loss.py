@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -14,6 +15,7 @@ from tests.faults.conftest import APP_USER, DATABASE, row_locked, table_state
 from tests.support.events import s3_event, s3_record, sqs_event
 
 TERMINATE = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :u"
+NO_APP_BACKEND = f"SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = '{APP_USER}')"
 WAITING_ON_LOCK = (
     f"SELECT pid FROM pg_stat_activity WHERE usename = '{APP_USER}' AND wait_event_type = 'Lock'"
 )
@@ -46,6 +48,9 @@ def test_backend_terminated_between_invocations_next_invocation_succeeds(
     wrap = (lambda e: sqs_event(e)) if path == "sqs" else (lambda e: e)
     handler(wrap(s3_event(put("first.txt", "01"))), lambda_context)
     fault_db.sql(TERMINATE, DATABASE, u=APP_USER)
+    # pg_terminate_backend only signals: "between invocations" means once the backend has gone.
+    # (Terminated while the next invocation is already starting, it is the mid-unit-of-work case.)
+    fault_db.wait_until(NO_APP_BACKEND, DATABASE)
 
     # Straight away: a warm environment's next invocation often comes within milliseconds.
     result = handler(wrap(s3_event(put("second.txt", "02"))), lambda_context)
@@ -74,7 +79,7 @@ def test_server_restart_between_invocations_next_invocation_succeeds(
 @pytest.mark.parametrize("path", ["direct", "sqs"])
 @pytest.mark.parametrize("fault", ["terminated", "network-reset"])
 def test_connection_dying_mid_unit_of_work_writes_nothing_and_retry_converges(
-    path, fault, fault_db, bind_landing, proxy, s3, lambda_context
+    path, fault, fault_db, bind_landing, proxy, s3, lambda_context, landing_logs, caplog
 ):
     """The write is blocked on a row lock (so the fault lands mid-transaction), then the link dies."""
     bind_landing(port=proxy.port)
@@ -99,6 +104,9 @@ def test_connection_dying_mid_unit_of_work_writes_nothing_and_retry_converges(
     else:
         assert "error" in outcome
     assert table_state(fault_db) == before  # nothing half-written: the journal row was rolled back too
+    (line,) = landing_logs.problems()  # logged once, classified; SQLAlchemy adds no error of its own
+    assert (line["error_category"], line["retryable"]) == ("connection-lost", True)
+    assert [r for r in caplog.records if r.name.startswith("sqlalchemy") and r.levelno >= logging.ERROR] == []
 
     handler(event, lambda_context)  # the retry (Lambda async retry or SQS redelivery)
     state = table_state(fault_db)
