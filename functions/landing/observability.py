@@ -4,5 +4,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
 
-logger = Logger(service="landing")
-metrics = Metrics(namespace="Landing", service="landing")
+from landing.settings import get_settings
+
+_settings = get_settings()
+logger = Logger(service=_settings.service_name)
+metrics = Metrics(namespace=_settings.metrics_namespace, service=_settings.service_name)

@@ -73,6 +73,9 @@ class Settings:
     pool_size: int = 1
     head_workers: int = 4
     log_level: str = "INFO"
+    # Powertools' own variables, read here once so a template parameter really changes them.
+    service_name: str = "landing"
+    metrics_namespace: str = "Landing"
     # Uploads API.
     upload_prefix: str = "uploads/"
     upload_max_size: int = 5 * 1024**3
@@ -153,6 +156,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         pool_size=_int(env, "DATABASE_POOL_SIZE", 1, minimum=1),
         head_workers=_int(env, "HEAD_WORKERS", 4, minimum=1),
         log_level=env.get("LOG_LEVEL", "INFO"),
+        service_name=env.get("POWERTOOLS_SERVICE_NAME") or "landing",
+        metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "Landing",
         upload_prefix=env.get("UPLOAD_PREFIX", "uploads/"),
         upload_max_size=_int(env, "UPLOAD_MAX_SIZE", 5 * 1024**3, minimum=1),
         multipart_threshold=_int(env, "MULTIPART_THRESHOLD", 100 * 1024**2, minimum=5 * 1024**2),
