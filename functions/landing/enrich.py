@@ -44,10 +44,12 @@ def s3_client() -> Any:
         "s3",
         region_name=settings.aws_region,
         endpoint_url=settings.s3_endpoint_url,
+        # Worst case 3 attempts x (2 s connect + 3 s read) = 15 s: a silent S3 path fails the
+        # record well inside the function timeout instead of running into it.
         config=Config(
             connect_timeout=2,
-            read_timeout=5,
-            retries={"mode": "standard", "max_attempts": 3},
+            read_timeout=3,
+            retries={"mode": "standard", "total_max_attempts": 3},
         ),
     )
 

@@ -53,7 +53,8 @@ def _owner() -> str:
 def _body() -> object:
     try:
         return app.current_event.json_body
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
+        # RecursionError: a body nested thousands deep is hostile, not a server fault.
         raise uploads.bad_request("invalid_json", "the body is not valid JSON") from None
 
 
@@ -107,6 +108,12 @@ def list_objects() -> Response[str]:
 
 
 def _refused(error: UploadError) -> Response[str]:
+    # One line per refusal, with what a caller sent wrong; never the body or credentials.
+    event = app.current_event
+    logger.info(
+        "request refused",
+        extra={"status": error.status, "code": error.code, "route": f"{event.http_method} {event.path}"},
+    )
     return _error(error.status, error.code, error.message)
 
 
