@@ -13,7 +13,9 @@ from sqlalchemy import Engine, event
 
 # Execution option that marks a statement for a server-side prepared statement on each connection.
 # Only statements whose result columns never change belong here (a prepared statement keeps its
-# result type across migrations); everything else runs as pg8000 normally runs it.
+# result type across migrations); everything else runs as pg8000 normally runs it. These are
+# protocol-level statements (Parse/Bind), which RDS Proxy multiplexes without pinning since its
+# 2023 extended-query-protocol support; SQL-level PREPARE would pin the session.
 PREPARE = "landing_prepare"
 # Bound per connection, so a process that builds statements dynamically cannot grow it without end.
 MAX_PREPARED = 32

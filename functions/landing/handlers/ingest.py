@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from landing.coldstart import quiet_imports
 
-from landing import db, errors, ingest, s3events
-from landing.catalog import WriteResult
-from landing.lambda_context import local_context
-from landing.observability import logger, metrics
-from landing.s3events import InvalidEvent, S3Record
-from landing.uow import bound_statements, statement_budget_ms, unit_of_work
+with quiet_imports():
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from landing import db, errors, ingest, s3events
+    from landing.catalog import WriteResult
+    from landing.lambda_context import local_context
+    from landing.observability import logger, metrics
+    from landing.s3events import InvalidEvent, S3Record
+    from landing.uow import bound_statements, statement_budget_ms, unit_of_work
 
 
 def _log_failure(message: str, error: BaseException, **context: Any) -> None:
