@@ -678,7 +678,7 @@ def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[
     results.row(
         "Naive session per invocation (stock pg8000, pre-ping, two statements) against ours",
         us(handler.median),
-        spread(series["naive"]),
+        f"{spread(series['naive'])}; against the floor {ratio(series['naive'], series['floor'])}",
         str(ratio(series["naive"], handler)),
         "—",
         None,
