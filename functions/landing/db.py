@@ -181,7 +181,7 @@ def build_engine(settings: Settings) -> Engine:
     if source is not None:
         dbauth.install(engine, source)
     # Fewer round trips per invocation: one-round-trip COMMIT, the write statement prepared once.
-    pgwire.install(engine)
+    pgwire.install(engine, prepare=settings.database_prepared_statements)
     return engine
 
 

@@ -99,14 +99,16 @@ def _as_legacy_error(error: Exception) -> Exception:
     return error_class(fields)
 
 
-def install(engine: Engine) -> None:
-    """Make ``engine`` open ``Connection``s and run statements marked ``PREPARE`` prepared.
+def install(engine: Engine, prepare: bool = True) -> None:
+    """Make ``engine`` open ``Connection``s and (with ``prepare``) run statements marked ``PREPARE`` prepared.
 
     The dialect's ``connect`` is what SQLAlchemy calls once every ``do_connect`` listener has had
     its say (credentials adjust the arguments there), so ours replaces pg8000's at that point.
     A listener that opens a connection of its own still wins; statements then run pg8000's way.
     """
     engine.dialect.connect = Connection  # type: ignore[method-assign]
+    if not prepare:
+        return
 
     @event.listens_for(engine, "do_execute")
     def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:

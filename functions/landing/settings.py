@@ -71,6 +71,10 @@ class Settings:
     # A pooled connection idle for longer than this is pinged before use (frozen environments).
     ping_after_idle_s: int = 2
     pool_size: int = 1
+    # Prepare the hot-path write once per connection (one round trip per invocation instead of
+    # three). RDS Proxy may pin a client connection that holds prepared statements to one backend:
+    # harmless with one connection per environment, but turn it off to keep proxy multiplexing.
+    database_prepared_statements: bool = True
     head_workers: int = 4
     log_level: str = "INFO"
     # Powertools' own variables, read here once so a template parameter really changes them.
@@ -154,6 +158,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         pool_recycle_s=_int(env, "DATABASE_POOL_RECYCLE", 300, minimum=1),
         ping_after_idle_s=_int(env, "DATABASE_PING_AFTER_IDLE", 2, minimum=0),
         pool_size=_int(env, "DATABASE_POOL_SIZE", 1, minimum=1),
+        database_prepared_statements=_bool(env, "DATABASE_PREPARED_STATEMENTS", default=True),
         head_workers=_int(env, "HEAD_WORKERS", 4, minimum=1),
         log_level=env.get("LOG_LEVEL", "INFO"),
         service_name=env.get("POWERTOOLS_SERVICE_NAME") or "landing",
