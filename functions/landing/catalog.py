@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from landing.enrich import Head
-from landing.models import Object, ObjectEvent
+from landing.models import OBJECT_STATE_COLUMNS, Object, ObjectEvent
 from landing.pgwire import PREPARE
 from landing.s3events import S3Record
 
@@ -21,19 +21,7 @@ objects: Table = Object.__table__  # type: ignore[assignment]
 object_events: Table = ObjectEvent.__table__  # type: ignore[assignment]
 
 # Columns an event (plus its HEAD answer) decides; created_at and upload_id are kept on update.
-DECIDED_COLUMNS = (
-    "version_id",
-    "sequence_number",
-    "size",
-    "e_tag",
-    "content_type",
-    "storage_class",
-    "user_metadata",
-    "checksum_algorithm",
-    "last_modified_date",
-    "is_deleted",
-    "deleted_at",
-)
+DECIDED_COLUMNS = OBJECT_STATE_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)

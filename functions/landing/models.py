@@ -27,6 +27,20 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 KEY_TYPE = Text().with_variant(Text(collation="C"), "postgresql")
 
 RECORD_TYPES = ("CREATE", "DELETE")
+# The objects columns an event (or a reconcile repair) decides; created_at and upload_id are kept.
+OBJECT_STATE_COLUMNS = (
+    "version_id",
+    "sequence_number",
+    "size",
+    "e_tag",
+    "content_type",
+    "storage_class",
+    "user_metadata",
+    "checksum_algorithm",
+    "last_modified_date",
+    "is_deleted",
+    "deleted_at",
+)
 SOURCES = ("s3", "sqs", "eventbridge", "reconcile")
 UPLOAD_STATUSES = ("pending", "uploaded", "rejected", "expired")
 

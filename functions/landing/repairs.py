@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.orm import Session
 
-from landing.models import Object, ObjectEvent
+from landing.models import OBJECT_STATE_COLUMNS, Object, ObjectEvent
 
 objects: Table = Object.__table__  # type: ignore[assignment]
 object_events: Table = ObjectEvent.__table__  # type: ignore[assignment]
@@ -36,19 +36,7 @@ RepairType = Literal["CREATE", "DELETE"]
 EVENT_NAMES: dict[str, str] = {"CREATE": "ObjectCreated:Reconcile", "DELETE": "ObjectRemoved:Reconcile"}
 
 # The objects columns a repair decides (as an event would); created_at and upload_id are kept.
-STATE_COLUMNS = (
-    "version_id",
-    "sequence_number",
-    "size",
-    "e_tag",
-    "content_type",
-    "storage_class",
-    "user_metadata",
-    "checksum_algorithm",
-    "last_modified_date",
-    "is_deleted",
-    "deleted_at",
-)
+STATE_COLUMNS = OBJECT_STATE_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
