@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 DEMO_BUCKET = "landing-demo"
@@ -56,7 +57,8 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join([line, rule, *body])
 
 
-def print_catalog(bucket: str) -> None:
+def print_catalog(bucket: str, since: datetime) -> None:
+    """The bucket's objects rows, and the journal rows this run added (the database is reused)."""
     from sqlalchemy import text
 
     from landing import db
@@ -79,14 +81,14 @@ def print_catalog(bucket: str) -> None:
             for r in session.execute(
                 text(
                     "SELECT record_type, source, count(*) AS events FROM object_events "
-                    "WHERE bucket = :b GROUP BY 1, 2 ORDER BY 1, 2"
+                    "WHERE bucket = :b AND received_at >= :since GROUP BY 1, 2 ORDER BY 1, 2"
                 ),
-                {"b": bucket},
+                {"b": bucket, "since": since},
             )
         ]
     print(f"\nobjects in s3://{bucket} ({len(rows)} rows)\n")
     print(table(rows, ["key", "size", "e_tag", "content_type", "is_deleted", "sequence", "user_metadata"]))
-    print("\nobject_events (journal)\n")
+    print("\nobject_events (journal rows added by this run)\n")
     print(table(counts, ["record_type", "source", "events"]))
 
 
@@ -157,6 +159,7 @@ def run() -> int:
 
     from landing.local import moto_server
 
+    started = datetime.now(UTC)
     server, endpoint = moto_server.start()
     print(f"moto S3/SQS server at {endpoint}")
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
@@ -172,7 +175,7 @@ def run() -> int:
 
     totals = drain(sqs, queue_url)
     print("drained the queue into the ingest handler: " + json.dumps(totals))
-    print_catalog(DEMO_BUCKET)
+    print_catalog(DEMO_BUCKET, started)
     uploaded = presigned_upload(sqs, queue_url)
     server.stop()  # type: ignore[attr-defined]
     return 0 if totals["failed"] == 0 and uploaded else 1
