@@ -306,8 +306,8 @@ def invocation(prefix: str) -> tuple[dict[str, Any], Any]:
 
 
 class HeadStub:
-    """HeadObject answered at botocore's before-call hook: parameter validation, endpoint
-    resolution and serialisation run as usual; no HTTP request is built or parsed."""
+    """HeadObject answered at the product's own S3 client's before-call hook: parameter validation,
+    endpoint resolution and serialisation run as usual; no HTTP request is built or parsed."""
 
     RESPONSE = {
         "ETag": f'"{HEAD_ETAG}"',
@@ -320,16 +320,12 @@ class HeadStub:
     }
 
     def __init__(self) -> None:
-        import boto3
         from botocore.awsrequest import AWSResponse
-        from botocore.config import Config
+
+        from landing import enrich
 
         self._http = AWSResponse("https://s3.amazonaws.com", 200, {}, None)
-        self.client = boto3.client(
-            "s3",
-            region_name="us-east-1",
-            config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
-        )
+        self.client = enrich.s3_client()
         self.client.meta.events.register("before-call.s3.HeadObject", self._answer)
 
     def _answer(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
