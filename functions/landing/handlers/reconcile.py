@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from landing.coldstart import quiet_imports
 
-from landing import reconcile_run
-from landing.lambda_context import local_context
-from landing.observability import logger, metrics
-from landing.settings import get_settings
+with quiet_imports():
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from landing import reconcile_run
+    from landing.lambda_context import local_context
+    from landing.observability import logger, metrics
+    from landing.settings import get_settings
 
 
 def target(event: object) -> tuple[str, str]:

@@ -7,16 +7,24 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from landing.coldstart import quiet_imports
 
-from landing import browse, lifecycle, presign, uploads
-from landing.lambda_context import local_context
-from landing.observability import logger, metrics
-from landing.settings import SettingsError, get_settings
-from landing.uow import unit_of_work
-from landing.uploads import UploadError
+with quiet_imports():
+    from aws_lambda_powertools.event_handler import (
+        APIGatewayHttpResolver,
+        CORSConfig,
+        Response,
+        content_types,
+    )
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from landing import browse, lifecycle, presign, uploads
+    from landing.lambda_context import local_context
+    from landing.observability import logger, metrics
+    from landing.settings import SettingsError, get_settings
+    from landing.uow import unit_of_work
+    from landing.uploads import UploadError
 
 
 def _cors() -> CORSConfig:
