@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from landing.enrich import Head
-from landing.models import OBJECT_STATE_COLUMNS, Object, ObjectEvent
+from landing.models import OBJECT_EVENT_COLUMNS, OBJECT_STATE_COLUMNS, Object, ObjectEvent
 from landing.pgwire import PREPARE
 from landing.s3events import S3Record
 
@@ -41,19 +41,7 @@ class WriteResult:
         return max(self.journalled - self.applied, 0)
 
 
-JOURNAL_COLUMNS = (
-    "bucket",
-    "key",
-    "sequence_number",
-    "record_type",
-    "event_name",
-    "record_timestamp",
-    "version_id",
-    "size",
-    "e_tag",
-    "request_id",
-    "source",
-)
+JOURNAL_COLUMNS = OBJECT_EVENT_COLUMNS
 OBJECT_COLUMNS = ("bucket", "key", *DECIDED_COLUMNS)
 
 

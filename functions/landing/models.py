@@ -42,6 +42,20 @@ OBJECT_STATE_COLUMNS = (
     "deleted_at",
 )
 SOURCES = ("s3", "sqs", "eventbridge", "reconcile")
+# The object_events columns an event supplies (id and received_at come from the database).
+OBJECT_EVENT_COLUMNS = (
+    "bucket",
+    "key",
+    "sequence_number",
+    "record_type",
+    "event_name",
+    "record_timestamp",
+    "version_id",
+    "size",
+    "e_tag",
+    "request_id",
+    "source",
+)
 UPLOAD_STATUSES = ("pending", "uploaded", "rejected", "expired")
 
 

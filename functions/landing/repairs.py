@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.orm import Session
 
-from landing.models import OBJECT_STATE_COLUMNS, Object, ObjectEvent
+from landing.models import OBJECT_EVENT_COLUMNS, OBJECT_STATE_COLUMNS, Object, ObjectEvent
 
 objects: Table = Object.__table__  # type: ignore[assignment]
 object_events: Table = ObjectEvent.__table__  # type: ignore[assignment]
@@ -150,18 +150,8 @@ def _statement() -> Select[int, int, int, int]:
     applied = union_all(
         select(updated.c.bucket, updated.c.key), select(inserted.c.bucket, inserted.c.key)
     ).cte("applied")
-    journal_columns = (
-        "bucket",
-        "key",
-        "sequence_number",
-        "record_type",
-        "event_name",
-        "record_timestamp",
-        "version_id",
-        "size",
-        "e_tag",
-        "source",
-    )
+    # A repair has no S3 request behind it: every journal column but request_id.
+    journal_columns = tuple(c for c in OBJECT_EVENT_COLUMNS if c != "request_id")
     journalled = (
         insert(object_events)
         .from_select(
