@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session, SessionTransaction
 
-from landing.enrich import Head
+from landing import presign
+from landing.enrich import Head, s3_client
 from landing.models import Object, Upload
 from landing.observability import logger
 from landing.presign import UPLOAD_ID_META
@@ -226,8 +227,6 @@ def _after_commit(session: Session) -> None:
         return  # a savepoint was released; the outer transaction may still roll back
     pending = session.info.pop(_PENDING_DELETES, None) or []
     if pending:
-        from landing.enrich import s3_client
-
         delete_objects(s3_client(), [target for _, target in pending])
 
 
@@ -252,10 +251,19 @@ def delete_objects(client: Any, targets: Sequence[ObjectVersion]) -> int:
     return deleted
 
 
+def _due_before(now: datetime) -> datetime:
+    """Presigned requests that expired before this instant (the grace period ago) are due."""
+    return now - timedelta(seconds=get_settings().upload_grace_s)
+
+
 def due_condition(now: datetime) -> Any:
     """Pending uploads whose presigned request expired more than the grace period ago."""
-    grace = timedelta(seconds=get_settings().upload_grace_s)
-    return (uploads.c.status == "pending") & (uploads.c.expires_at < now - grace)
+    return (uploads.c.status == "pending") & (uploads.c.expires_at < _due_before(now))
+
+
+def is_due(upload: Upload, now: datetime) -> bool:
+    """The same rule as due_condition, on a row already read: lets readers skip a useless UPDATE."""
+    return upload.status == "pending" and upload.expires_at < _due_before(now)
 
 
 def expire_due(
@@ -288,8 +296,6 @@ def sweep(session: Session, client: Any, now: datetime, limit: int = 100) -> Swe
     and each pass handles at most ``limit`` of each, so a backlog is worked off over several runs.
     """
     from botocore.exceptions import BotoCoreError, ClientError
-
-    from landing import presign
 
     expired = expire_due(session, now)
     multiparts = session.execute(

@@ -321,7 +321,7 @@ def get(session: Session, owner: str, raw_id: object, now: datetime | None = Non
     upload_id = parse_id(raw_id)
     now = now or datetime.now(UTC)
     row = _owned(session, owner, upload_id)
-    if row.status == "pending" and lifecycle.expire_due(session, now, owner=owner, upload_id=upload_id):
+    if lifecycle.is_due(row, now) and lifecycle.expire_due(session, now, owner=owner, upload_id=upload_id):
         session.refresh(row)
     return view(row)
 
@@ -391,7 +391,7 @@ def _open_multipart(session: Session, owner: str, upload_id: uuid.UUID, now: dat
             "only multipart uploads can be completed or aborted; a presigned POST or PUT "
             "cannot be revoked and simply expires",
         )
-    if row.status == "pending" and lifecycle.expire_due(session, now, owner=owner, upload_id=upload_id):
+    if lifecycle.is_due(row, now) and lifecycle.expire_due(session, now, owner=owner, upload_id=upload_id):
         session.refresh(row)
     if row.status != "pending" or row.multipart_upload_id is None:
         raise UploadError(409, f"upload_{row.status}", f"upload {upload_id} is {row.status}")

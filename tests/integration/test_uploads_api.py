@@ -354,3 +354,25 @@ def test_sample_schedule_event_runs_the_expiry_pass(api_s3):
     from tests.support.events import load
 
     assert handler(load("uploads-expire-schedule.json"), None) == {"expired": 0, "aborted": 0, "deleted": 0}
+
+
+def test_polling_a_pending_upload_that_is_not_due_sends_no_update(alice):
+    from sqlalchemy import event
+
+    from landing import db
+
+    _, created = alice.create(**TEXT)
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(db.require_engine(), "before_cursor_execute", record)
+    try:
+        for _ in range(3):
+            status, body = alice.get(created["id"])
+            assert (status, body["status"]) == (200, "pending")
+    finally:
+        event.remove(db.require_engine(), "before_cursor_execute", record)
+    # Lazy expiry only runs its UPDATE for an upload that is due: a poll is one SELECT.
+    assert sent and not [s for s in sent if s.lstrip().upper().startswith("UPDATE")]
