@@ -14,7 +14,7 @@ from landing import enrich
 from landing.enrich import Head, HeadOutcome, RetryableS3Error
 from landing.listing import Entry, normalise_version
 from landing.models import Object
-from landing.repairs import EVENT_NAMES, Repair, RepairResult, record_repairs
+from landing.repairs import EVENT_NAMES, Repair
 from landing.s3events import SEQUENCER_WIDTH, S3Record
 
 objects: Table = Object.__table__  # type: ignore[assignment]
@@ -254,8 +254,3 @@ def to_repairs(
             )
         )
     return repairs, unenriched
-
-
-def apply(session: Session, repairs: Sequence[Repair], listed_at: datetime) -> RepairResult:
-    """Write the repairs in the caller's unit of work (never commits); see repairs.record_repairs."""
-    return record_repairs(session, repairs, listed_at)

@@ -19,7 +19,7 @@ from landing import db, enrich, listing, reconcile
 from landing.listing import Page
 from landing.models import ReconcileState
 from landing.reconcile import Comparison
-from landing.repairs import RepairResult
+from landing.repairs import RepairResult, record_repairs
 from landing.uow import bound_statements, statement_budget_ms, unit_of_work
 
 reconcile_state: Table = ReconcileState.__table__  # type: ignore[assignment]
@@ -191,13 +191,13 @@ def _batch(
     context: Any | None,
     checkpoint: Checkpoint | None,
 ) -> Batch:
-    budget = statement_budget_ms(context)
+    db.require_engine()
     with db.Session() as session:
         page = cursor.fetch(session) if cursor.needs_page() else cursor.page
         assert page is not None and cursor.listed_at is not None
         listed_at, lower = cursor.listed_at, cursor.lower
         with session.begin():
-            bound_statements(session, budget)
+            bound_statements(session, statement_budget_ms(context))
             rows = reconcile.read_rows(session, bucket, prefix, lower, page.upper, row_limit + 1)
         upper = page.upper
         if len(rows) > row_limit:
@@ -215,9 +215,10 @@ def _batch(
         if not dry_run:
             heads = reconcile.head_creates(bucket, comparison.planned)
             repairs, unenriched = reconcile.to_repairs(bucket, comparison.planned, heads, listed_at)
+            # The budget again: the listing and HeadObject calls above took some of the remaining time.
             with session.begin():
-                bound_statements(session, budget)
-                result = reconcile.apply(session, repairs, listed_at)
+                bound_statements(session, statement_budget_ms(context))
+                result = record_repairs(session, repairs, listed_at)
                 batch = replace(
                     batch,
                     result=result,
