@@ -61,9 +61,9 @@ def print_catalog(bucket: str, since: datetime) -> None:
     """The bucket's objects rows, and the journal rows this run added (the database is reused)."""
     from sqlalchemy import text
 
-    from landing import db
+    from landing.uow import unit_of_work
 
-    with db.Session() as session:
+    with unit_of_work() as session:
         rows = [
             dict(r._mapping)
             for r in session.execute(
