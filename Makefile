@@ -10,7 +10,7 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed-stamp
 # sam build checks that the Lambda runtime's Python (3.12) is on PATH: pyenv's if present, else python3.12.
 PY312 ?= $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
-SAM_SOURCES := functions/requirements.txt $(shell find functions/landing -type f \( -name '*.py' -o -name '*.mako' -o -name '*.ini' \) -not -path '*/__pycache__/*')
+SAM_SOURCES := functions/requirements.txt $(shell find functions/landing -type f \( -name '*.py' -o -name '*.mako' \) -not -path '*/__pycache__/*')
 export SAM_CLI_TELEMETRY := 0
 
 PORT ?= 3000

@@ -1,6 +1,6 @@
 """Test setup: a real PostgreSQL (DATABASE_URL, or a fresh database on the embedded server), migrated once.
 
-The database URL must be in the environment before landing.db is imported (it builds the engine at
+The database URL must be in the environment before landing.db.engine is imported (it builds the engine at
 import, as in Lambda), so this runs at conftest import time.
 """
 
@@ -35,7 +35,8 @@ import pytest  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from landing import db, migrate  # noqa: E402
+from landing.db import engine as db  # noqa: E402
+from landing.db import migrate  # noqa: E402
 from landing.lambda_context import LocalContext, local_context  # noqa: E402
 
 TABLES = ("object_events", "objects", "uploads")
@@ -89,7 +90,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from landing import enrich
+    from landing.s3 import head as enrich
 
     enrich.s3_client.cache_clear()
     with mock_aws():

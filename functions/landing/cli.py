@@ -12,7 +12,7 @@ from typing import Any
 
 
 def _database() -> str:
-    """DATABASE_URL, or the embedded server's (started on demand); set before landing.db is imported."""
+    """DATABASE_URL, or the embedded server's (started on demand); set before landing.db.engine is imported."""
     from landing.local.embedded import ensure_database_url
 
     return ensure_database_url()
@@ -20,7 +20,8 @@ def _database() -> str:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     _database()
-    from landing import db, migrate
+    from landing.db import engine as db
+    from landing.db import migrate
 
     revision = migrate.upgrade(db.require_engine())
     print(f"database at revision {revision}")
@@ -63,7 +64,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     _database()
-    from landing import db, migrate
+    from landing.db import engine as db
+    from landing.db import migrate
     from landing.local import demo
 
     migrate.upgrade(db.require_engine())
@@ -81,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     _database()
-    from landing import reconcile_cli
+    from landing.reconcile import command as reconcile_cli
 
     return reconcile_cli.main(args.bucket, args.prefix, dry_run=args.dry_run, page_size=args.page_size)
 

@@ -93,7 +93,7 @@ def classify(error: BaseException) -> Classified:
     same way: still reported, so the event ends in the DLQ instead of being lost)."""
     from sqlalchemy import exc
 
-    from landing.enrich import RetryableS3Error
+    from landing.s3.head import RetryableS3Error
 
     if isinstance(error, RetryableS3Error):
         return Classified("s3", True, None, _short(str(error)))

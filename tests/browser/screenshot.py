@@ -33,7 +33,7 @@ def main(output: Path) -> int:
         return 1
     from playwright.sync_api import sync_playwright
 
-    from landing import migrate
+    from landing.db import migrate
 
     server = os.environ.get("DATABASE_URL") or embedded.server_url()
     name = f"landing_screenshot_{os.getpid()}"

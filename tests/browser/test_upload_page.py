@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import pytest
 from sqlalchemy import text
 
-from landing import db
+from landing.db import engine as db
 from tests.browser.conftest import MIB
 from tests.conftest import rows
 

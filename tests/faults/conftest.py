@@ -1,4 +1,4 @@
-"""Fault-test fixtures: a throwaway cluster we may stop, a proxy we may silence, landing.db bound to them."""
+"""Fault-test fixtures: a throwaway cluster we may stop, a proxy we may silence, landing.db.engine bound to them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from landing import db, migrate
+from landing.db import engine as db
+from landing.db import migrate
 from landing.settings import get_settings
 from tests.support.logs import Logs, capture_logs
 from tests.support.pgcluster import Cluster
@@ -74,9 +75,9 @@ Bind = Callable[..., Engine]
 
 @pytest.fixture
 def bind_landing(cluster: Cluster) -> Iterator[Bind]:
-    """Point landing.db's engine and sessionmaker at the cluster (or a proxy port) for one test.
+    """Point landing.db.engine's engine and sessionmaker at the cluster (or a proxy port) for one test.
 
-    Built with landing.db.build_engine, so pool, idle ping, socket timeout and TLS rules are the
+    Built with landing.db.engine.build_engine, so pool, idle ping, socket timeout and TLS rules are the
     product's own; only the URL and the overrides passed here differ. Restored afterwards.
     """
     original_engine = db.engine

@@ -99,7 +99,7 @@ def test_wrong_password_is_a_permanent_configuration_error_without_the_password(
 ):
     from dataclasses import replace
 
-    from landing import db
+    from landing.db import engine as db
     from landing.settings import get_settings
 
     wrong = "wrong-pw-also-never-logged"

@@ -13,9 +13,9 @@ import time
 import pytest
 from sqlalchemy import text
 
+from landing.db.uow import statement_budget_ms, unit_of_work
 from landing.handlers.ingest import handler
 from landing.lambda_context import local_context
-from landing.uow import statement_budget_ms, unit_of_work
 from tests.faults.conftest import APP_PASSWORD, APP_USER, DATABASE, row_locked, table_state
 from tests.support.events import s3_event, s3_record, sqs_event
 

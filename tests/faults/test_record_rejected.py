@@ -59,7 +59,8 @@ def test_a_parameter_the_driver_cannot_encode_does_not_poison_the_pooled_connect
     from sqlalchemy import text
     from sqlalchemy.exc import DataError
 
-    from landing import db, errors
+    from landing import errors
+    from landing.db import engine as db
 
     bind_landing()
     handler(s3_event(s3_record("before.txt", sequencer="01")), lambda_context)

@@ -28,7 +28,7 @@ def succeeded(path: str, result: dict) -> bool:
 def bound_s() -> float:
     """Worst case: the idle ping times out (connection_health.PING_SOCKET_TIMEOUT_S), then one connect attempt
     times out (socket timeout); plus a second for scheduling noise on a 2-core machine."""
-    from landing.connection_health import PING_SOCKET_TIMEOUT_S
+    from landing.db.health import PING_SOCKET_TIMEOUT_S
 
     return PING_SOCKET_TIMEOUT_S + SOCKET_TIMEOUT_S + 1.0
 
@@ -102,7 +102,7 @@ def test_connection_dropped_silently_while_idle_is_replaced_and_the_invocation_s
     elapsed = time.monotonic() - started
 
     assert succeeded(path, result)
-    from landing.connection_health import PING_SOCKET_TIMEOUT_S
+    from landing.db.health import PING_SOCKET_TIMEOUT_S
 
     assert elapsed < PING_SOCKET_TIMEOUT_S + 1.0, f"took {elapsed:.1f}s"
     assert [row[1] for row in table_state(fault_db)["objects"]] == ["thawed.txt", "warm.txt"]

@@ -21,7 +21,7 @@ def s3_once() -> Iterator[object]:
     import boto3
     from moto import mock_aws
 
-    from landing import enrich
+    from landing.s3 import head as enrich
 
     enrich.s3_client.cache_clear()
     with mock_aws():

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from landing import db, presign
+from landing.db import engine as db
 from landing.handlers.uploads import handler
 from landing.lambda_context import local_context
 from landing.settings import get_settings
+from landing.uploads import presign
 from tests.conftest import rows
 from tests.support.api import Api, http_event
 

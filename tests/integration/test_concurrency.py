@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import Session
 
-from landing import db
-from landing.db import build_engine, connect_args
+from landing.db import engine as db
+from landing.db.engine import build_engine, connect_args
 from landing.handlers.ingest import handler
 from landing.lambda_context import local_context
 from landing.settings import get_settings

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from alembic.script import ScriptDirectory
 
-from landing import migrate
+from landing.db import migrate
 from landing.handlers import migrate as migrate_handler
 from landing.lambda_context import local_context
 from tests.conftest import rows

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from landing import db
-from landing.db import build_engine
+from landing.db import engine as db
+from landing.db.engine import build_engine
 from landing.handlers.ingest import handler
 from landing.lambda_context import local_context
 from landing.settings import get_settings, load

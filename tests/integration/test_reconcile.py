@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from landing import cli, db, reconcile_run
+from landing import cli
+from landing.db import engine as db
 from landing.handlers.ingest import handler as ingest
-from landing.reconcile import FLOOR_SEQUENCE
+from landing.reconcile import run as reconcile_run
+from landing.reconcile.compare import FLOOR_SEQUENCE
 from tests.conftest import rows
 from tests.support.events import delete_record, s3_event, s3_record
 
@@ -206,7 +208,7 @@ def test_dry_run_writes_nothing(s3, lambda_context):
     state, events = objects(), journal()
     out, err = io.StringIO(), io.StringIO()
 
-    from landing import reconcile_cli
+    from landing.reconcile import command as reconcile_cli
 
     status = reconcile_cli.main(BUCKET, dry_run=True, page_size=2, out=out, err=err)
 
@@ -246,7 +248,7 @@ def test_command_line_reports_a_missing_bucket(s3, capsys):
 def test_an_object_headobject_cannot_read_is_recorded_from_the_listing_alone(s3, monkeypatch):
     from botocore.exceptions import ClientError
 
-    from landing import enrich
+    from landing.s3 import head as enrich
 
     etag = put(s3, "sealed.bin", b"secret", ContentType="application/x-sealed")
 
@@ -267,8 +269,8 @@ def test_an_object_headobject_cannot_read_is_recorded_from_the_listing_alone(s3,
 def test_a_throttled_headobject_stops_the_run_before_writing_its_batch(s3, monkeypatch):
     from botocore.exceptions import ClientError
 
-    from landing import enrich
-    from landing.enrich import RetryableS3Error
+    from landing.s3 import head as enrich
+    from landing.s3.head import RetryableS3Error
 
     put(s3, "a.txt")
 

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import text
 
-from landing import cli, db, listing, reconcile_run
-from landing.db import build_engine
+from landing import cli
+from landing.db import engine as db
+from landing.db.engine import build_engine
 from landing.handlers.reconcile import handler
+from landing.reconcile import run as reconcile_run
+from landing.s3 import listing
 from landing.settings import get_settings
 from tests.conftest import rows
 from tests.support.events import EVENTS, load

@@ -11,9 +11,12 @@ import boto3
 import pytest
 from sqlalchemy import text
 
-from landing import db, listing, reconcile, reconcile_run
+from landing.db import engine as db
 from landing.handlers.ingest import handler as ingest
 from landing.lambda_context import local_context
+from landing.reconcile import compare as reconcile
+from landing.reconcile import run as reconcile_run
+from landing.s3 import listing
 from tests.conftest import rows
 from tests.support.events import delete_record, s3_event, s3_record
 
@@ -176,9 +179,9 @@ def test_a_live_write_that_began_before_the_listing_and_committed_after_the_comp
 
     from sqlalchemy.orm import Session
 
-    from landing import catalog
-    from landing.db import build_engine
-    from landing.s3events import S3Record, normalise_sequencer
+    from landing.db.engine import build_engine
+    from landing.ingest import catalog
+    from landing.s3.events import S3Record, normalise_sequencer
     from landing.settings import get_settings
 
     live = Live()

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import text
 
-from landing import db, enrich, reconcile_run
+from landing.db import engine as db
+from landing.reconcile import run as reconcile_run
+from landing.s3 import head as enrich
 from tests.conftest import rows
 
 BUCKET = "example-bucket"

@@ -9,10 +9,12 @@ import pytest
 from pg8000.core import CoreConnection
 from sqlalchemy import exc
 
-from landing import catalog, db, pgwire
+from landing.db import engine as db
+from landing.db import pgwire
 from landing.handlers.ingest import handler
+from landing.ingest import catalog
 from landing.lambda_context import local_context
-from landing.s3events import S3Record, from_s3_notification
+from landing.s3.events import S3Record, from_s3_notification
 from tests.conftest import rows
 from tests.support.events import s3_event, s3_record
 

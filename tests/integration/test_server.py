@@ -16,10 +16,11 @@ from sqlalchemy import text
 from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request
 
-from landing import db, presign
+from landing.db import engine as db
 from landing.local import apigw
 from landing.local.demo import setup_bucket
 from landing.local.server import UPLOADS_TIMEOUT_S, Application, Background, Invoker
+from landing.uploads import presign
 from tests.conftest import rows
 from tests.support.events import load
 from tests.support.serve import wait_for

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from landing import presign
 from landing.settings import get_settings
+from landing.uploads import presign
 from tests.conftest import rows
 from tests.support.api import Api, http_event
 from tests.unit.test_uploads_rules import BAD_REQUESTS
@@ -359,7 +359,7 @@ def test_sample_schedule_event_runs_the_expiry_pass(api_s3):
 def test_polling_a_pending_upload_that_is_not_due_sends_no_update(alice):
     from sqlalchemy import event
 
-    from landing import db
+    from landing.db import engine as db
 
     _, created = alice.create(**TEXT)
     sent: list[str] = []

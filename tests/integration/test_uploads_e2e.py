@@ -14,13 +14,14 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from landing import enrich, presign
 from landing.handlers.ingest import handler as ingest
 from landing.lambda_context import local_context
 from landing.local.demo import setup_bucket
 from landing.local.moto_server import free_port
 from landing.local.queue import drain, sqs_event
+from landing.s3 import head as enrich
 from landing.settings import get_settings
+from landing.uploads import presign
 from tests.conftest import rows
 from tests.support.api import Api
 

@@ -9,11 +9,12 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlalchemy import event, text
 
-from landing import db, lifecycle, presign
+from landing.db import engine as db
 from landing.handlers.ingest import handler as ingest
 from landing.handlers.uploads import handler as uploads_handler
 from landing.lambda_context import local_context
 from landing.settings import get_settings
+from landing.uploads import lifecycle, presign
 from tests.conftest import rows
 from tests.support.api import Api
 from tests.support.events import load, s3_event, s3_record, sqs_event
@@ -345,7 +346,7 @@ def per_worker_pool():
     """Like several Lambda environments: one connection per worker (the module pool holds one)."""
     import dataclasses
 
-    from landing.db import build_engine
+    from landing.db.engine import build_engine
 
     engine = build_engine(dataclasses.replace(get_settings(), pool_size=8))
     original = db.Session.kw["bind"]

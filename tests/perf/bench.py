@@ -196,12 +196,13 @@ def prepare_environment() -> tuple[str, str, Callable[[], None]]:
     os.environ["DATABASE_URL"] = url
 
     def cleanup() -> None:
-        from landing import db
+        from landing.db import engine as db
 
         db.require_engine().dispose()
         embedded.drop_database(server, name)
 
-    from landing import db, migrate
+    from landing.db import engine as db
+    from landing.db import migrate
 
     migrate.upgrade(db.require_engine())
     return url, _database_label(url), cleanup
@@ -210,7 +211,7 @@ def prepare_environment() -> tuple[str, str, Callable[[], None]]:
 def _database_label(url: str) -> str:
     from sqlalchemy import text
 
-    from landing import db
+    from landing.db import engine as db
 
     with db.require_engine().connect() as conn:
         version = conn.execute(text("SHOW server_version")).scalar()
@@ -242,7 +243,7 @@ def raw_connection(url: str) -> Any:
     TLS choice (pg8000's default would build a default SSL context and try TLS first)."""
     import pg8000.native
 
-    from landing.db import tls_context
+    from landing.db.engine import tls_context
     from landing.settings import get_settings
 
     p = _url(url)
@@ -322,7 +323,7 @@ class HeadStub:
     def __init__(self) -> None:
         from botocore.awsrequest import AWSResponse
 
-        from landing import enrich
+        from landing.s3 import head as enrich
 
         self._http = AWSResponse("https://s3.amazonaws.com", 200, {}, None)
         self.client = enrich.s3_client()
@@ -335,7 +336,7 @@ class HeadStub:
 @contextlib.contextmanager
 def s3_client(client: Any) -> Iterator[None]:
     """Make the product's HeadObject calls go through ``client`` (its cached client is swapped)."""
-    from landing import enrich
+    from landing.s3 import head as enrich
 
     original = enrich.s3_client
     enrich.s3_client = lambda: client  # type: ignore[assignment]
@@ -427,7 +428,7 @@ SELECT (SELECT count(*) FROM journalled), (SELECT count(*) FROM applied)"""
 
 def floor_params(event: dict[str, Any]) -> dict[str, Any]:
     """The values the handler writes for this event (parsing and the HEAD answer done beforehand)."""
-    from landing import s3events
+    from landing.s3 import events as s3events
 
     (record,) = s3events.from_s3_notification(event, source="s3").records
     head = HeadStub.RESPONSE
@@ -455,9 +456,11 @@ def naive_handler(url: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     from sqlalchemy.dialects.postgresql import insert
     from sqlalchemy.orm import Session
 
-    from landing import catalog, ingest, s3events
     from landing.handlers import ingest as ingest_handler
+    from landing.ingest import catalog
+    from landing.ingest import service as ingest
     from landing.observability import logger, metrics
+    from landing.s3 import events as s3events
 
     engine = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
 
@@ -496,7 +499,7 @@ def naive_handler(url: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 def engine_per_invocation(handler: Callable[..., Any]) -> Callable[[dict[str, Any], Any], Any]:
     """Our handler, but with an engine built inside the invocation and disposed after it."""
-    from landing import db
+    from landing.db import engine as db
     from landing.settings import get_settings
 
     def run(event: dict[str, Any], context: Any) -> Any:
@@ -530,9 +533,14 @@ class Results:
 def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[str, Series]:
     """(1) warm per-event cost against the raw pg8000 floors, (2) engine-per-invocation,
     and where the time goes (each layer added in turn)."""
-    from landing import catalog, db, enrich, ingest, s3events, uow
+    from landing.db import engine as db
+    from landing.db import uow
     from landing.handlers import ingest as ingest_handler
+    from landing.ingest import catalog
+    from landing.ingest import service as ingest
     from landing.lambda_context import local_context
+    from landing.s3 import events as s3events
+    from landing.s3 import head as enrich
     from landing.settings import get_settings
 
     raw = raw_connection(url)
@@ -768,7 +776,7 @@ def batch(results: Results, sizes: Sizes, stub: HeadStub, moto: MotoObjects) -> 
 
 def head_of(event: dict[str, Any]) -> Any:
     """The product's HeadObject call for the event's one object."""
-    from landing import enrich
+    from landing.s3 import head as enrich
 
     obj = event["Records"][0]["s3"]["object"]
     return enrich.head(BUCKET, obj["key"], None, obj.get("eTag"))
@@ -778,7 +786,7 @@ def connections(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> Non
     """(3) server connections opened over N warm invocations in one process."""
     from sqlalchemy import event
 
-    from landing import db
+    from landing.db import engine as db
     from landing.handlers import ingest as ingest_handler
 
     engine = db.require_engine()
@@ -941,7 +949,7 @@ def concurrency(results: Results, url: str, sizes: Sizes) -> None:
     """(7) events/s with 1, 4, 16 worker processes, each with its own engine, against one server."""
     import multiprocessing
 
-    from landing import db
+    from landing.db import engine as db
 
     db.require_engine().dispose()  # this process's pooled connection must not count as a worker's
     spawn = multiprocessing.get_context("spawn")

@@ -8,8 +8,8 @@ from urllib.parse import quote, quote_plus
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from landing import s3events
-from landing.s3events import MAX_KEY_BYTES, InvalidEvent
+from landing.s3 import events as s3events
+from landing.s3.events import MAX_KEY_BYTES, InvalidEvent
 from tests.support.events import eventbridge_event, s3_event, s3_record
 
 # Any Unicode S3 accepts in a key: no NUL (PostgreSQL text cannot hold it), no lone surrogates

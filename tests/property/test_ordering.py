@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from landing import db, ingest, s3events
+from landing.db import engine as db
+from landing.ingest import service as ingest
+from landing.s3 import events as s3events
 from tests.support.events import delete_record, s3_event, s3_record
 
 KEYS = ("a.txt", "dir/b c.txt", "c+d.txt")

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from landing import catalog
-from landing.enrich import Head
-from landing.s3events import S3Record, normalise_sequencer
+from landing.ingest import catalog
+from landing.s3.events import S3Record, normalise_sequencer
+from landing.s3.head import Head
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 

@@ -15,7 +15,9 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from landing import db, dbauth, settings
+from landing import settings
+from landing.db import credentials as dbauth
+from landing.db import engine as db
 
 SECRET_PASSWORD = "s3cr3t-Value-never-logged"
 

@@ -8,11 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from landing import repairs
-from landing.listing import Entry
-from landing.reconcile import FLOOR_SEQUENCE, Row, compare, repair_sequence
-from landing.repairs import Repair
-from landing.s3events import normalise_sequencer
+from landing.reconcile import repairs
+from landing.reconcile.compare import FLOOR_SEQUENCE, Row, compare, repair_sequence
+from landing.reconcile.repairs import Repair
+from landing.s3.events import normalise_sequencer
+from landing.s3.listing import Entry
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 LISTED = T0 + timedelta(hours=1)

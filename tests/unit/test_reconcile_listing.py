@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from landing import listing
+from landing.s3 import listing
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from landing import s3events
-from landing.s3events import InvalidEvent, S3Record
+from landing.s3 import events as s3events
+from landing.s3.events import InvalidEvent, S3Record
 from tests.support.events import delete_record, eventbridge_event, load, s3_event, s3_record, sqs_event
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from landing import db, settings
+from landing import settings
+from landing.db import engine as db
 from landing.settings import SettingsError
 
 REMOTE = "postgresql+pg8000://landing@db.example.internal:5432/landing"

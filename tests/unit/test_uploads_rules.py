@@ -14,10 +14,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from landing import lifecycle, presign, uploads
-from landing.enrich import Head
+from landing.s3.head import Head
 from landing.settings import load
-from landing.uploads import UploadError
+from landing.uploads import intents as uploads
+from landing.uploads import lifecycle, presign
+from landing.uploads.intents import UploadError
 
 SETTINGS = replace(load({"BUCKET_NAME": "example-bucket"}), multipart_threshold=100 * 1024**2)
 UPLOAD_ID = "0b9d7c1e-4a5f-4e2b-8c3d-6f7a8b9c0d1e"

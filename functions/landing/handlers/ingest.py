@@ -10,12 +10,15 @@ with quiet_imports():
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from landing import db, errors, ingest, s3events
-    from landing.catalog import WriteResult
+    from landing import errors
+    from landing.db import engine as db
+    from landing.db.uow import bound_statements, statement_budget_ms, unit_of_work
+    from landing.ingest import service as ingest
+    from landing.ingest.catalog import WriteResult
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
-    from landing.s3events import InvalidEvent, S3Record
-    from landing.uow import bound_statements, statement_budget_ms, unit_of_work
+    from landing.s3 import events as s3events
+    from landing.s3.events import InvalidEvent, S3Record
 
 
 def _log_failure(message: str, error: BaseException, **context: Any) -> None:

@@ -72,7 +72,8 @@ def _put(url: str, body: bytes) -> None:
 def _apply_migrations() -> str:
     # Imported here so that a broken configuration (say DATABASE_URL) is reported to CloudFormation
     # as FAILED with its message instead of failing the import and leaving the stack waiting.
-    from landing import db, migrate
+    from landing.db import engine as db
+    from landing.db import migrate
 
     revision = migrate.upgrade(db.require_engine())
     return revision or ""

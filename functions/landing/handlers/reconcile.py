@@ -11,9 +11,9 @@ with quiet_imports():
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from landing import reconcile_run
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
+    from landing.reconcile import run as reconcile_run
     from landing.settings import get_settings
 
 

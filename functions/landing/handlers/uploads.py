@@ -19,12 +19,13 @@ with quiet_imports():
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from landing import browse, lifecycle, presign, uploads
+    from landing.db.uow import unit_of_work
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
     from landing.settings import SettingsError, get_settings
-    from landing.uow import unit_of_work
-    from landing.uploads import UploadError
+    from landing.uploads import browse, lifecycle, presign
+    from landing.uploads import intents as uploads
+    from landing.uploads.intents import UploadError
 
 
 def _cors() -> CORSConfig:

@@ -61,7 +61,7 @@ def print_catalog(bucket: str, since: datetime) -> None:
     """The bucket's objects rows, and the journal rows this run added (the database is reused)."""
     from sqlalchemy import text
 
-    from landing.uow import unit_of_work
+    from landing.db.uow import unit_of_work
 
     with unit_of_work() as session:
         rows = [
@@ -121,11 +121,12 @@ def presigned_upload(sqs: Any, queue_url: str) -> bool:
 
     import requests
 
-    from landing import enrich, presign
     from landing.handlers.uploads import handler
     from landing.lambda_context import local_context
     from landing.local.queue import drain
+    from landing.s3 import head as enrich
     from landing.settings import get_settings
+    from landing.uploads import presign
 
     # Settings were read before the moto server existed: point the product's clients at it now.
     os.environ["BUCKET_NAME"] = DEMO_BUCKET

@@ -66,10 +66,10 @@ class Application:
     def __init__(self, invoker: Invoker, handler: Handler | None = None) -> None:
         self.invoker = invoker
         self.handler = handler
-        self.page = resources.files("landing").joinpath("static/index.html").read_bytes()
+        self.page = resources.files("landing.local").joinpath("static/index.html").read_bytes()
         self.wsgi = SharedDataMiddleware(
             self._dispatch,
-            {"/static": ("landing", "static")},
+            {"/static": ("landing.local", "static")},
             cache_timeout=0,
             fallback_mimetype="text/plain",
         )
@@ -211,7 +211,7 @@ def _stop_on_sigterm() -> None:
 def run(host: str = "127.0.0.1", port: int = 3000, sweep_s: float = 60.0) -> int:
     """Bootstrap moto (bucket with CORS, queue) and the database, then serve until interrupted.
 
-    The caller has set DATABASE_URL (or started the embedded database) before landing.db is imported.
+    The caller has set DATABASE_URL (or started the embedded database) before landing.db.engine is imported.
     """
     import os
 
@@ -223,7 +223,8 @@ def run(host: str = "127.0.0.1", port: int = 3000, sweep_s: float = 60.0) -> int
     _log_requests()
     moto, endpoint = moto_server.start()
     bucket = os.environ.setdefault("BUCKET_NAME", demo.DEMO_BUCKET)
-    from landing import db, migrate
+    from landing.db import engine as db
+    from landing.db import migrate
     from landing.settings import get_settings
 
     get_settings.cache_clear()

@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from landing.s3events import S3Record
+from landing.s3.events import S3Record
 from landing.settings import get_settings
 
 # 404/403 and friends: the object is gone or hidden from us; the row is recorded from the event.

@@ -24,13 +24,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session, SessionTransaction
 
-from landing import presign
-from landing.enrich import Head, s3_client
-from landing.models import Object, Upload
+from landing.db.models import Object, Upload
 from landing.observability import logger
-from landing.presign import UPLOAD_ID_META
-from landing.s3events import S3Record
+from landing.s3.events import S3Record
+from landing.s3.head import Head, s3_client
 from landing.settings import get_settings
+from landing.uploads import presign
+from landing.uploads.presign import UPLOAD_ID_META
 
 uploads: Table = Upload.__table__  # type: ignore[assignment]
 objects: Table = Object.__table__  # type: ignore[assignment]
@@ -41,8 +41,8 @@ objects: Table = Object.__table__  # type: ignore[assignment]
 # and "rejected" are final: redelivered or reordered events never change them.
 OPEN_STATUSES = ("pending", "expired")
 ABORTED_BY_CLIENT = "aborted by the client"
-_PENDING_DELETES = "landing.lifecycle.pending_deletes"
-_LISTENING = "landing.lifecycle.listening"
+_PENDING_DELETES = "landing.uploads.lifecycle.pending_deletes"
+_LISTENING = "landing.uploads.lifecycle.listening"
 
 
 @dataclass(frozen=True, slots=True)

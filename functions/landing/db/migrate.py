@@ -12,7 +12,7 @@ MIGRATION_LOCK_ID = 0x4C414E44  # "LAND"
 
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", "landing:migrations")
+    config.set_main_option("script_location", "landing.db:migrations")
     return config
 
 

@@ -9,8 +9,9 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from landing import dbauth, pgwire
-from landing.connection_health import install_disconnect_detection, install_idle_ping
+from landing.db import credentials as dbauth
+from landing.db import pgwire
+from landing.db.health import install_disconnect_detection, install_idle_ping
 from landing.settings import Settings, get_settings
 
 

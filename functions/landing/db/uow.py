@@ -10,8 +10,8 @@ from sqlalchemy import func as sql_func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from landing import db
-from landing.pgwire import PREPARE
+from landing.db import engine as db
+from landing.db.pgwire import PREPARE
 from landing.settings import get_settings
 
 # Time kept back from the Lambda deadline to roll back, log and answer.

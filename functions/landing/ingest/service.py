@@ -6,9 +6,11 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
-from landing import catalog, enrich, lifecycle
-from landing.enrich import Head, HeadOutcome, RetryableS3Error
-from landing.s3events import S3Record
+from landing.ingest import catalog
+from landing.s3 import head as enrich
+from landing.s3.events import S3Record
+from landing.s3.head import Head, HeadOutcome, RetryableS3Error
+from landing.uploads import lifecycle
 
 Identity = tuple[str, str, str, str]
 

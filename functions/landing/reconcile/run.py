@@ -15,12 +15,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from landing import db, enrich, listing, reconcile
-from landing.listing import Page
-from landing.models import ReconcileState
-from landing.reconcile import Comparison
-from landing.repairs import RepairResult, record_repairs
-from landing.uow import bound_statements, statement_budget_ms, unit_of_work
+from landing.db import engine as db
+from landing.db.models import ReconcileState
+from landing.db.uow import bound_statements, statement_budget_ms, unit_of_work
+from landing.reconcile import compare as reconcile
+from landing.reconcile.compare import Comparison
+from landing.reconcile.repairs import RepairResult, record_repairs
+from landing.s3 import head as enrich
+from landing.s3 import listing
+from landing.s3.listing import Page
 
 reconcile_state: Table = ReconcileState.__table__  # type: ignore[assignment]
 

@@ -6,9 +6,9 @@ import sys
 import time
 from typing import TextIO
 
-from landing import reconcile_run
-from landing.enrich import RetryableS3Error
-from landing.reconcile_run import Batch, Totals
+from landing.reconcile import run as reconcile_run
+from landing.reconcile.run import Batch, Totals
+from landing.s3.head import RetryableS3Error
 
 # Progress lines at most this often (plus the last one), however fast batches go by.
 PROGRESS_EVERY_S = 1.0

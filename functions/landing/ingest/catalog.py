@@ -12,10 +12,10 @@ from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from landing.enrich import Head
-from landing.models import OBJECT_EVENT_COLUMNS, OBJECT_STATE_COLUMNS, Object, ObjectEvent
-from landing.pgwire import PREPARE
-from landing.s3events import S3Record
+from landing.db.models import OBJECT_EVENT_COLUMNS, OBJECT_STATE_COLUMNS, Object, ObjectEvent
+from landing.db.pgwire import PREPARE
+from landing.s3.events import S3Record
+from landing.s3.head import Head
 
 objects: Table = Object.__table__  # type: ignore[assignment]
 object_events: Table = ObjectEvent.__table__  # type: ignore[assignment]

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from landing import lifecycle, presign
-from landing.models import UPLOAD_STATUSES, Upload
+from landing.db.models import UPLOAD_STATUSES, Upload
 from landing.settings import Settings
+from landing.uploads import lifecycle, presign
 
 ANONYMOUS = "anonymous"
 REQUEST_FIELDS = frozenset({"filename", "content_type", "size", "checksum_sha256", "metadata", "method"})

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from landing import lifecycle, uploads
-from landing.models import Object, Upload
+from landing.db.models import Object, Upload
 from landing.settings import Settings
+from landing.uploads import intents as uploads
+from landing.uploads import lifecycle
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100

@@ -10,12 +10,12 @@ from typing import Literal
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from landing import enrich
-from landing.enrich import Head, HeadOutcome, RetryableS3Error
-from landing.listing import Entry, normalise_version
-from landing.models import Object
-from landing.repairs import EVENT_NAMES, Repair
-from landing.s3events import SEQUENCER_WIDTH, S3Record
+from landing.db.models import Object
+from landing.reconcile.repairs import EVENT_NAMES, Repair
+from landing.s3 import head as enrich
+from landing.s3.events import SEQUENCER_WIDTH, S3Record
+from landing.s3.head import Head, HeadOutcome, RetryableS3Error
+from landing.s3.listing import Entry, normalise_version
 
 objects: Table = Object.__table__  # type: ignore[assignment]
 

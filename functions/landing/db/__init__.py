@@ -1,0 +1,1 @@
+"""Database: the engine and sessionmaker, units of work, wire-level tuning, credentials, the data contract, migrations."""

@@ -1,0 +1,1 @@
+"""Uploads: announced upload intents, presigning, lifecycle rules and owner-scoped reads."""
