@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
 
-from landing.settings import get_settings
+from landing.settings import names
 
-_settings = get_settings()
-logger = Logger(service=_settings.service_name)
-metrics = Metrics(namespace=_settings.metrics_namespace, service=_settings.service_name)
+# Only the two names are read here: a handler's import must never fail on the rest of the settings.
+_service, _namespace = names()
+logger = Logger(service=_service)
+metrics = Metrics(namespace=_namespace, service=_service)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
@@ -15,86 +18,139 @@ SAM_LOCAL_HOSTS = frozenset({"host.docker.internal"})
 TLS_MODES = frozenset({"verify-full", "disable"})
 # S3 accepts at most 5 GiB in a single POST or PUT; larger files must go multipart.
 SINGLE_REQUEST_MAX = 5 * 1024**3
+DEFAULT_CONTENT_TYPES = (
+    "application/json",
+    "application/octet-stream",
+    "application/pdf",
+    "application/zip",
+    "image/gif",
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "text/csv",
+    "text/plain",
+)
 
 
 class SettingsError(ValueError):
     """The environment does not describe a usable configuration."""
 
 
-def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _bool(env: dict[str, str], name: str, default: bool = False) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if raw.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(f"{name} must be a boolean (true/false), got {raw!r}")
-
-
-def _csv(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
+def env(*names: str, default: Any = None, minimum: int | None = None, doc: str) -> Any:
+    """Declare a setting: the environment variable(s) it is read from (first non-empty wins), its
+    default, a lower bound for integers, and what it means. The field's type says how it is parsed."""
+    return field(default=default, metadata={"env": names, "minimum": minimum, "doc": doc})
 
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str | None
-    bucket_name: str | None
-    database_secret_arn: str | None = None
-    database_iam_auth: bool = False
-    # "verify-full": TLS with certificate and host name verification; "disable": plaintext, only
-    # accepted for loopback hosts and unix sockets (pg8000's own default would silently fall back).
-    database_tls: str = "verify-full"
-    database_ca_bundle: str | None = None
-    # Socket timeout for connect and every read: a silent network path fails instead of hanging.
-    database_socket_timeout_s: int = 8
-    # Upper bound for any statement and lock wait; shortened per invocation from remaining time.
-    statement_timeout_ms: int = 5000
-    min_statement_timeout_ms: int = 2000
-    pool_recycle_s: int = 300
-    # A pooled connection idle for longer than this is pinged before use (frozen environments).
-    ping_after_idle_s: int = 2
-    pool_size: int = 1
-    # Prepare the hot-path write once per connection (one round trip per invocation instead of
-    # three). RDS Proxy may pin a client connection that holds prepared statements to one backend:
-    # harmless with one connection per environment, but turn it off to keep proxy multiplexing.
-    database_prepared_statements: bool = True
-    head_workers: int = 4
-    log_level: str = "INFO"
-    # Powertools' own variables, read here once so a template parameter really changes them.
-    service_name: str = "landing"
-    metrics_namespace: str = "Landing"
-    # Uploads API.
-    upload_prefix: str = "uploads/"
-    upload_max_size: int = 5 * 1024**3
-    multipart_threshold: int = 100 * 1024**2
-    multipart_part_size: int = 16 * 1024**2
-    presign_expires_s: int = 900
-    upload_grace_s: int = 3600
-    allowed_content_types: tuple[str, ...] = field(default=())
-    # Without a JWT authorizer every caller is "anonymous"; allowed locally, refused in Lambda unless set.
-    uploads_allow_anonymous: bool = True
-    cors_allow_origins: tuple[str, ...] = ("*",)
-    aws_region: str = "us-east-1"
-    s3_endpoint_url: str | None = None
-    in_lambda: bool = False
-    sam_local: bool = False
+    """Every setting, declared once: name, type, default and meaning (docs/operations.md lists them)."""
+
+    database_url: str | None = env(
+        "DATABASE_URL", doc="SQLAlchemy URL, postgresql+pg8000://user@host:5432/db"
+    )
+    bucket_name: str | None = env("BUCKET_NAME", doc="the bucket uploads go to")
+    database_secret_arn: str | None = env(
+        "DATABASE_SECRET_ARN", doc="Secrets Manager secret with the database password"
+    )
+    database_iam_auth: bool = env(
+        "DATABASE_IAM_AUTH", default=False, doc="connect with an RDS IAM auth token"
+    )
+    database_tls: str = env(
+        "DATABASE_TLS",
+        default="",
+        doc="verify-full (TLS, certificate and host verified) or disable (plaintext, loopback only); "
+        "pg8000's own default would silently fall back to plaintext",
+    )
+    database_ca_bundle: str | None = env(
+        "DATABASE_CA_BUNDLE", doc="CA bundle for the database's certificate (RDS's global bundle)"
+    )
+    database_socket_timeout_s: int = env(
+        "DATABASE_SOCKET_TIMEOUT",
+        default=8,
+        minimum=1,
+        doc="seconds for connect and every read: a silent network path fails instead of hanging",
+    )
+    statement_timeout_ms: int = env(
+        "DATABASE_STATEMENT_TIMEOUT_MS",
+        default=5000,
+        minimum=100,
+        doc="upper bound for any statement and lock wait; shortened per invocation from remaining time",
+    )
+    min_statement_timeout_ms: int = env(
+        "DATABASE_MIN_STATEMENT_TIMEOUT_MS", default=2000, minimum=100, doc="floor of that bound"
+    )
+    pool_recycle_s: int = env(
+        "DATABASE_POOL_RECYCLE",
+        default=300,
+        minimum=1,
+        doc="seconds before a pooled connection is replaced (below the 350 s NAT idle timeout)",
+    )
+    ping_after_idle_s: int = env(
+        "DATABASE_PING_AFTER_IDLE",
+        default=2,
+        minimum=0,
+        doc="a pooled connection idle this long is pinged before use (frozen environments)",
+    )
+    pool_size: int = env("DATABASE_POOL_SIZE", default=1, minimum=1, doc="pooled connections")
+    database_prepared_statements: bool = env(
+        "DATABASE_PREPARED_STATEMENTS",
+        default=True,
+        doc="prepare the hot-path write once per connection; RDS Proxy may pin a connection holding "
+        "prepared statements, so turn it off to keep proxy multiplexing",
+    )
+    head_workers: int = env(
+        "HEAD_WORKERS", default=4, minimum=1, doc="threads for HeadObject calls per invocation"
+    )
+    log_level: str = env("LOG_LEVEL", default="INFO", doc="Powertools log level")
+    service_name: str = env(
+        "POWERTOOLS_SERVICE_NAME", default="landing", doc="service name in logs and metrics"
+    )
+    metrics_namespace: str = env(
+        "POWERTOOLS_METRICS_NAMESPACE", default="Landing", doc="CloudWatch metrics namespace"
+    )
+    upload_prefix: str = env("UPLOAD_PREFIX", default="uploads/", doc="key prefix of announced uploads")
+    upload_max_size: int = env(
+        "UPLOAD_MAX_SIZE", default=5 * 1024**3, minimum=1, doc="largest upload a client may announce"
+    )
+    multipart_threshold: int = env(
+        "MULTIPART_THRESHOLD",
+        default=100 * 1024**2,
+        minimum=5 * 1024**2,
+        doc="announced sizes from here on are uploaded in parts (at most 5 GiB)",
+    )
+    multipart_part_size: int = env(
+        "MULTIPART_PART_SIZE", default=16 * 1024**2, minimum=5 * 1024**2, doc="bytes per part"
+    )
+    presign_expires_s: int = env(
+        "PRESIGN_EXPIRES", default=900, minimum=1, doc="lifetime of presigned URLs, seconds"
+    )
+    upload_grace_s: int = env(
+        "UPLOAD_GRACE",
+        default=3600,
+        minimum=0,
+        doc="seconds after expiry before a pending upload is expired (late notifications)",
+    )
+    allowed_content_types: tuple[str, ...] = env(
+        "ALLOWED_CONTENT_TYPES",
+        default=DEFAULT_CONTENT_TYPES,
+        doc="comma-separated content types a client may announce",
+    )
+    uploads_allow_anonymous: bool | None = env(
+        "UPLOADS_ALLOW_ANONYMOUS",
+        doc="accept callers without a JWT as one owner; unset: only outside Lambda or under sam local",
+    )
+    cors_allow_origins: tuple[str, ...] = env(
+        "CORS_ALLOW_ORIGINS", default=("*",), doc="comma-separated origins the API answers"
+    )
+    aws_region: str = env("AWS_REGION", "AWS_DEFAULT_REGION", default="us-east-1", doc="AWS region")
+    s3_endpoint_url: str | None = env(
+        "S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", doc="S3 endpoint (local S3 servers)"
+    )
+    in_lambda: bool = env(
+        "AWS_LAMBDA_FUNCTION_NAME", default=False, doc="set by Lambda: running in a function"
+    )
+    sam_local: bool = env("AWS_SAM_LOCAL", default=False, doc="set by `sam local`")
 
     @staticmethod
     def missing_database_error() -> SettingsError:
@@ -117,68 +173,59 @@ class Settings:
         return url.host in local_hosts or (url.host in (None, "") and "unix_sock" in url.query)
 
 
-DEFAULT_CONTENT_TYPES = (
-    "application/json",
-    "application/octet-stream",
-    "application/pdf",
-    "application/zip",
-    "image/gif",
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "text/csv",
-    "text/plain",
-)
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def load(env: dict[str, str] | None = None) -> Settings:
-    """Build Settings from an environment mapping (os.environ by default), validating every value."""
-    env = dict(os.environ if env is None else env)
-    database_url = env.get("DATABASE_URL") or None
-    if database_url is not None:
+def _parse(name: str, raw: str, kind: Any, minimum: int | None) -> Any:
+    """One environment string as the declared type, or a SettingsError naming the variable."""
+    if kind is int:
         try:
-            url = make_url(database_url)
-        except Exception:
-            raise SettingsError("DATABASE_URL is not a valid SQLAlchemy URL") from None
-        if url.drivername not in {"postgresql+pg8000", "postgresql"}:
-            raise SettingsError(f"DATABASE_URL must use postgresql+pg8000, got {url.drivername!r}")
-        if url.drivername == "postgresql":
-            database_url = url.set(drivername="postgresql+pg8000").render_as_string(hide_password=False)
-    in_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
-    settings = Settings(
-        database_url=database_url,
-        bucket_name=env.get("BUCKET_NAME") or None,
-        database_secret_arn=env.get("DATABASE_SECRET_ARN") or None,
-        database_iam_auth=_bool(env, "DATABASE_IAM_AUTH"),
-        database_tls=env.get("DATABASE_TLS", ""),
-        database_ca_bundle=env.get("DATABASE_CA_BUNDLE") or None,
-        database_socket_timeout_s=_int(env, "DATABASE_SOCKET_TIMEOUT", 8, minimum=1),
-        statement_timeout_ms=_int(env, "DATABASE_STATEMENT_TIMEOUT_MS", 5000, minimum=100),
-        min_statement_timeout_ms=_int(env, "DATABASE_MIN_STATEMENT_TIMEOUT_MS", 2000, minimum=100),
-        pool_recycle_s=_int(env, "DATABASE_POOL_RECYCLE", 300, minimum=1),
-        ping_after_idle_s=_int(env, "DATABASE_PING_AFTER_IDLE", 2, minimum=0),
-        pool_size=_int(env, "DATABASE_POOL_SIZE", 1, minimum=1),
-        database_prepared_statements=_bool(env, "DATABASE_PREPARED_STATEMENTS", default=True),
-        head_workers=_int(env, "HEAD_WORKERS", 4, minimum=1),
-        log_level=env.get("LOG_LEVEL", "INFO"),
-        service_name=env.get("POWERTOOLS_SERVICE_NAME") or "landing",
-        metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "Landing",
-        upload_prefix=env.get("UPLOAD_PREFIX", "uploads/"),
-        upload_max_size=_int(env, "UPLOAD_MAX_SIZE", 5 * 1024**3, minimum=1),
-        multipart_threshold=_int(env, "MULTIPART_THRESHOLD", 100 * 1024**2, minimum=5 * 1024**2),
-        multipart_part_size=_int(env, "MULTIPART_PART_SIZE", 16 * 1024**2, minimum=5 * 1024**2),
-        presign_expires_s=_int(env, "PRESIGN_EXPIRES", 900, minimum=1),
-        upload_grace_s=_int(env, "UPLOAD_GRACE", 3600, minimum=0),
-        allowed_content_types=_csv(env, "ALLOWED_CONTENT_TYPES", DEFAULT_CONTENT_TYPES),
-        uploads_allow_anonymous=_bool(
-            env, "UPLOADS_ALLOW_ANONYMOUS", default=not in_lambda or _bool(env, "AWS_SAM_LOCAL")
-        ),
-        cors_allow_origins=_csv(env, "CORS_ALLOW_ORIGINS", ("*",)),
-        aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-        s3_endpoint_url=env.get("S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL_S3") or None,
-        in_lambda=in_lambda,
-        sam_local=_bool(env, "AWS_SAM_LOCAL"),
-    )
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+        return value
+    if kind is bool or kind == bool | None:
+        if name == "AWS_LAMBDA_FUNCTION_NAME":
+            return True  # Lambda sets the function's name; its presence is what matters.
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise SettingsError(f"{name} must be a boolean (true/false), got {raw!r}")
+    if kind == tuple[str, ...]:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def _read(env_map: Mapping[str, str]) -> dict[str, Any]:
+    """Every declared field from the environment; unset or empty variables keep their default."""
+    hints = typing.get_type_hints(Settings)
+    values: dict[str, Any] = {}
+    for spec in fields(Settings):
+        for name in spec.metadata["env"]:
+            raw = env_map.get(name, "")
+            if raw.strip():
+                values[spec.name] = _parse(name, raw, hints[spec.name], spec.metadata["minimum"])
+                break
+    return values
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variables, default, meaning) for every setting, for docs and `landing settings`."""
+    return [(" / ".join(s.metadata["env"]), repr(s.default), s.metadata["doc"]) for s in fields(Settings)]
+
+
+def load(env_map: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from an environment mapping (os.environ by default), validating every value."""
+    settings = Settings(**_read(os.environ if env_map is None else env_map))
+    if settings.database_url is not None:
+        settings = replace(settings, database_url=_pg8000_url(settings.database_url))
+    if settings.uploads_allow_anonymous is None:
+        # Local runs have no authorizer; a deployed function must be told to accept anonymous callers.
+        settings = replace(settings, uploads_allow_anonymous=not settings.in_lambda or settings.sam_local)
     if settings.multipart_threshold > SINGLE_REQUEST_MAX:
         raise SettingsError("MULTIPART_THRESHOLD must be at most 5 GiB, S3's limit for one POST or PUT")
     if settings.pool_recycle_s >= 350:
@@ -194,6 +241,18 @@ def load(env: dict[str, str] | None = None) -> Settings:
         settings = replace(settings, database_tls=tls)
         _check_database_auth(settings)
     return settings
+
+
+def _pg8000_url(database_url: str) -> str:
+    try:
+        url = make_url(database_url)
+    except Exception:
+        raise SettingsError("DATABASE_URL is not a valid SQLAlchemy URL") from None
+    if url.drivername not in {"postgresql+pg8000", "postgresql"}:
+        raise SettingsError(f"DATABASE_URL must use postgresql+pg8000, got {url.drivername!r}")
+    if url.drivername == "postgresql":
+        return url.set(drivername="postgresql+pg8000").render_as_string(hide_password=False)
+    return database_url
 
 
 def _check_database_auth(settings: Settings) -> None:
@@ -217,5 +276,19 @@ def _check_database_auth(settings: Settings) -> None:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read from the environment on first use."""
+    """The process-wide settings, read from the environment on first use (a SettingsError is not
+    cached: it is raised again by every caller, so each invocation can report it)."""
     return load()
+
+
+def names() -> tuple[str, str]:
+    """Service name and metrics namespace without validating anything else, for import-time
+    logging setup: a bad DATABASE_URL must be reported by the invocation, not break the import."""
+    defaults = {s.name: s.default for s in fields(Settings)}
+    values = _read(
+        {k: os.environ.get(k, "") for k in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE")}
+    )
+    return (
+        values.get("service_name", defaults["service_name"]),
+        values.get("metrics_namespace", defaults["metrics_namespace"]),
+    )

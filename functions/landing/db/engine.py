@@ -12,7 +12,7 @@ from sqlalchemy.pool import QueuePool
 from landing.db import credentials as dbauth
 from landing.db import pgwire
 from landing.db.health import install_disconnect_detection, install_idle_ping
-from landing.settings import Settings, get_settings
+from landing.settings import Settings, SettingsError, get_settings
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | bool:
@@ -70,7 +70,11 @@ def build_engine(settings: Settings) -> Engine:
 
 
 def _engine_or_none() -> Engine | None:
-    settings = get_settings()
+    # A bad configuration must not fail the handler's import: require_engine() reports it per call.
+    try:
+        settings = get_settings()
+    except SettingsError:
+        return None
     return build_engine(settings) if settings.database_url else None
 
 
@@ -80,7 +84,7 @@ Session = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
 def require_engine() -> Engine:
-    """The module engine, or a clear error when DATABASE_URL was not configured."""
+    """The module engine, or a clear error when DATABASE_URL is missing or the settings are invalid."""
     if engine is None:
         get_settings().url  # noqa: B018 - raises SettingsError with the explanation
     assert engine is not None

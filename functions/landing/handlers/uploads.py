@@ -28,8 +28,12 @@ with quiet_imports():
     from landing.uploads.intents import UploadError
 
 
-def _cors() -> CORSConfig:
-    origins = list(get_settings().cors_allow_origins) or ["*"]
+def _cors() -> CORSConfig | None:
+    try:
+        origins = list(get_settings().cors_allow_origins) or ["*"]
+    except SettingsError:
+        return None  # every request answers not_configured; no origin needs to read that
+
     return CORSConfig(
         allow_origin=origins[0],
         extra_origins=origins[1:] or None,
