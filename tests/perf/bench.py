@@ -456,7 +456,7 @@ def naive_handler(url: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     from sqlalchemy.dialects.postgresql import insert
     from sqlalchemy.orm import Session
 
-    from landing.handlers import ingest as ingest_handler
+    from landing.ingest import batch as ingest_batch
     from landing.ingest import catalog
     from landing.ingest import service as ingest
     from landing.observability import logger, metrics
@@ -489,7 +489,7 @@ def naive_handler(url: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
                 )
                 applied += session.execute(upsert).rowcount  # type: ignore[attr-defined]
             session.commit()
-        ingest_handler._count(catalog.WriteResult(len(parsed.records), journalled, applied), parsed.skipped)
+        ingest_batch._count(catalog.WriteResult(len(parsed.records), journalled, applied), parsed.skipped)
         logger.info("recorded events", extra={"journalled": journalled, "applied": applied})
         return {"journalled": journalled, "applied": applied}
 
@@ -536,6 +536,7 @@ def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[
     from landing.db import engine as db
     from landing.db import uow
     from landing.handlers import ingest as ingest_handler
+    from landing.ingest import batch as ingest_batch
     from landing.ingest import catalog
     from landing.ingest import service as ingest
     from landing.lambda_context import local_context
@@ -583,7 +584,7 @@ def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[
 
     def undecorated(item: tuple[dict[str, Any], Any]) -> Any:
         event, context = item
-        return ingest_handler._direct(s3events.from_s3_notification(event, source="s3"), context)
+        return ingest_batch.direct(s3events.from_s3_notification(event, source="s3"), context)
 
     cases = {
         "floor": Case(floor_input("floor"), lambda p: raw.run(FLOOR_BOTH, **p)),

@@ -43,6 +43,32 @@ def bound_statements(session: Session, budget_ms: int) -> None:
     )
 
 
+class Work:
+    """One invocation's session, for work that needs more than one transaction on it (an SQS batch
+    redone per message, a reconcile batch that reads, calls S3, then writes). Each transaction gets
+    the time bound the invocation has left when it starts."""
+
+    def __init__(self, session: Session, context: Any | None) -> None:
+        self.session = session
+        self._context = context
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Commits when the block succeeds, rolls back when it raises; the session stays open."""
+        with self.session.begin():
+            bound_statements(self.session, statement_budget_ms(self._context))
+            yield self.session
+
+
+@contextmanager
+def session_scope(context: Any | None = None) -> Iterator[Work]:
+    """The session, then transactions: ``with session_scope(ctx) as work, work.transaction() as s:``.
+    Closes the session (returning the connection to the module-level pool) however the block ends."""
+    db.require_engine()
+    with db.Session() as session:
+        yield Work(session, context)
+
+
 @contextmanager
 def unit_of_work(context: Any | None = None) -> Iterator[Session]:
     """``with Session() as session, session.begin():`` plus the invocation's time bound.

@@ -15,9 +15,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from landing.db import engine as db
 from landing.db.models import ReconcileState
-from landing.db.uow import bound_statements, statement_budget_ms, unit_of_work
+from landing.db.uow import session_scope, unit_of_work
 from landing.reconcile import compare as reconcile
 from landing.reconcile.compare import Comparison
 from landing.reconcile.repairs import RepairResult, record_repairs
@@ -194,13 +193,11 @@ def _batch(
     context: Any | None,
     checkpoint: Checkpoint | None,
 ) -> Batch:
-    db.require_engine()
-    with db.Session() as session:
-        page = cursor.fetch(session) if cursor.needs_page() else cursor.page
+    with session_scope(context) as work:
+        page = cursor.fetch(work.session) if cursor.needs_page() else cursor.page
         assert page is not None and cursor.listed_at is not None
         listed_at, lower = cursor.listed_at, cursor.lower
-        with session.begin():
-            bound_statements(session, statement_budget_ms(context))
+        with work.transaction() as session:
             rows = reconcile.read_rows(session, bucket, prefix, lower, page.upper, row_limit + 1)
         upper = page.upper
         if len(rows) > row_limit:
@@ -218,9 +215,8 @@ def _batch(
         if not dry_run:
             heads = reconcile.head_creates(bucket, comparison.planned)
             repairs, unenriched = reconcile.to_repairs(bucket, comparison.planned, heads, listed_at)
-            # The budget again: the listing and HeadObject calls above took some of the remaining time.
-            with session.begin():
-                bound_statements(session, statement_budget_ms(context))
+            # A new bound: the listing and HeadObject calls above took some of the remaining time.
+            with work.transaction() as session:
                 result = record_repairs(session, repairs, listed_at)
                 batch = replace(
                     batch,

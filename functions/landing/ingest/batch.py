@@ -1,0 +1,163 @@
+"""The ingest strategy for one invocation: enrich outside any transaction, write in one statement.
+
+Why not Powertools' BatchProcessor: it hands records to a function one at a time, so each message
+would cost its own statement (and transaction). Here every good message of an SQS batch is written
+by one statement in one transaction; only when the database blames the data is the batch redone with
+one savepoint per message, so exactly the culprits are reported as batchItemFailures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from landing import errors
+from landing.db.uow import Work, session_scope, unit_of_work
+from landing.ingest import service as ingest
+from landing.ingest.catalog import WriteResult
+from landing.observability import logger, metrics
+from landing.s3 import events as s3events
+from landing.s3.events import InvalidEvent, S3Record
+
+
+def _log_failure(message: str, error: BaseException, **context: Any) -> None:
+    """One log line per failure, classified (retryable or not, SQLSTATE), without SQL or parameters;
+    only an unclassified error (a bug) carries its traceback."""
+    classified = errors.classify(error)
+    fields = {**context, **classified.log_fields()}
+    if classified.category == "unexpected":
+        logger.exception(message, extra=fields)
+    else:
+        logger.error(message, extra=fields)
+
+
+def _count(result: WriteResult, skipped: int = 0, failed: int = 0) -> None:
+    metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=result.journalled)
+    metrics.add_metric(name="DuplicatesAbsorbed", unit=MetricUnit.Count, value=result.duplicates)
+    metrics.add_metric(name="StaleEventsIgnored", unit=MetricUnit.Count, value=result.stale)
+    if skipped:
+        metrics.add_metric(name="EventsSkipped", unit=MetricUnit.Count, value=skipped)
+    if failed:
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=failed)
+
+
+def _summary(result: WriteResult, skipped: int) -> dict[str, Any]:
+    return {
+        "records": result.received,
+        "journalled": result.journalled,
+        "applied": result.applied,
+        "duplicates": result.duplicates,
+        "stale": result.stale,
+        "skipped": skipped,
+    }
+
+
+def direct(parsed: s3events.Parsed, context: Any) -> dict[str, Any]:
+    """Direct S3 / EventBridge: one unit of work, all or nothing; raising makes Lambda retry."""
+    heads = ingest.enrich_records(parsed.records)
+    failure = ingest.first_failure(parsed.records, heads)
+    if failure is not None:
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+        _log_failure(
+            "HeadObject failed, the invocation will be retried", failure, records=len(parsed.records)
+        )
+        raise failure
+    try:
+        with unit_of_work(context) as session:
+            result = ingest.apply(session, parsed.records, heads)
+    except errors.DATABASE_ERRORS as error:
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+        _log_failure(
+            "database write failed, the invocation will be retried", error, records=len(parsed.records)
+        )
+        raise
+    _count(result, parsed.skipped)
+    logger.info("recorded events", extra=_summary(result, parsed.skipped))
+    return _summary(result, parsed.skipped)
+
+
+def _parse_messages(event: dict[str, Any]) -> tuple[dict[str, s3events.Parsed], list[str]]:
+    parsed: dict[str, s3events.Parsed] = {}
+    failed: list[str] = []
+    for message_id, body in s3events.sqs_messages(event):
+        try:
+            parsed[message_id] = s3events.from_sqs_body(body)
+        except InvalidEvent as error:
+            logger.warning("unusable SQS message", extra={"message_id": message_id, "error": str(error)})
+            failed.append(message_id)
+    return parsed, failed
+
+
+def sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS batch: one session; failed messages are reported, the rest commit.
+
+    Fast path: every good message's records in one statement. If that statement fails on data,
+    the transaction is redone with one savepoint per message so only the culprits are reported.
+    """
+    parsed, failed = _parse_messages(event)
+    records = [r for p in parsed.values() for r in p.records]
+    heads = ingest.enrich_records(records)
+    good: dict[str, tuple[S3Record, ...]] = {}
+    for message_id, message in parsed.items():
+        failure = ingest.first_failure(message.records, heads)
+        if failure is None:
+            good[message_id] = message.records
+        else:
+            logger.warning(
+                "HeadObject failed, message will be retried",
+                extra={"message_id": message_id, **errors.classify(failure).log_fields()},
+            )
+            failed.append(message_id)
+    good_records = [r for rs in good.values() for r in rs]
+    result = WriteResult(0, 0, 0)
+    with session_scope(context) as work:
+        try:
+            with work.transaction() as session:
+                result = ingest.apply(session, good_records, heads)
+        except errors.DATABASE_ERRORS as error:
+            if errors.is_record_error(error):
+                logger.warning(
+                    "batch write failed on data, retrying per message",
+                    extra=errors.classify(error).log_fields(),
+                )
+                result = _per_message(work, good, heads, failed)
+            else:
+                _log_failure("batch write failed, every message will be retried", error, messages=len(good))
+                failed.extend(good)
+    skipped = sum(p.skipped for p in parsed.values())
+    _count(result, skipped, len(failed))
+    logger.info("recorded batch", extra={**_summary(result, skipped), "failed_messages": len(failed)})
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def _per_message(
+    work: Work,
+    good: dict[str, tuple[S3Record, ...]],
+    heads: dict[Any, Any],
+    failed: list[str],
+) -> WriteResult:
+    received = journalled = applied = 0
+    try:
+        with work.transaction() as session:
+            for message_id, records in good.items():
+                try:
+                    with session.begin_nested():
+                        result = ingest.apply(session, records, heads)
+                except errors.DATABASE_ERRORS as error:
+                    if not errors.is_record_error(error):
+                        raise
+                    logger.warning(
+                        "message rejected by the database",
+                        extra={"message_id": message_id, **errors.classify(error).log_fields()},
+                    )
+                    failed.append(message_id)
+                    continue
+                received += result.received
+                journalled += result.journalled
+                applied += result.applied
+    except errors.DATABASE_ERRORS as error:
+        _log_failure("per-message retry failed, every message will be retried", error)
+        failed.extend(message_id for message_id in good if message_id not in failed)
+        return WriteResult(0, 0, 0)
+    return WriteResult(received, journalled, applied)
