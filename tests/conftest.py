@@ -21,6 +21,7 @@ if not os.environ.get("DATABASE_URL"):
     import atexit
 
     from landing.local import embedded
+    from landing.s3 import clients
 
     # One database per pytest process, so parallel runs on one machine never share tables.
     _server = embedded.server_url()
@@ -90,14 +91,12 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from landing.s3 import head as enrich
-
-    enrich.s3_client.cache_clear()
+    clients.reset()
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="example-bucket")
         yield client
-    enrich.s3_client.cache_clear()
+    clients.reset()
 
 
 def rows(sql: str, **params: Any) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from landing.handlers.ingest import handler
-from landing.s3 import head as enrich
+from landing.s3 import clients
 from landing.s3.head import RetryableS3Error
 from tests.conftest import rows
 from tests.support.events import s3_event, s3_record, sqs_event
@@ -40,7 +40,7 @@ class S3Outage:
 @contextmanager
 def s3_outage(status: int, *keys: str) -> Iterator[S3Outage]:
     outage = S3Outage(status, set(keys))
-    events = enrich.s3_client().meta.events
+    events = clients.s3_client().meta.events
     events.register_first("before-send.s3.HeadObject", outage)
     try:
         yield outage

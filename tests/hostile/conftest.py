@@ -21,11 +21,11 @@ def s3_once() -> Iterator[object]:
     import boto3
     from moto import mock_aws
 
-    from landing.s3 import head as enrich
+    from landing.s3 import clients
 
-    enrich.s3_client.cache_clear()
+    clients.reset()
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="example-bucket")
         yield client
-    enrich.s3_client.cache_clear()
+    clients.reset()

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from landing.db import engine as db
 from landing.handlers.uploads import handler
 from landing.lambda_context import local_context
+from landing.s3 import clients
 from landing.settings import get_settings
-from landing.uploads import presign
 from tests.conftest import rows
 from tests.support.api import Api, http_event
 
@@ -30,9 +30,9 @@ KNOWN_GAPS: dict[str, str] = {}
 
 @pytest.fixture
 def api(s3_once, clean_db):
-    presign.s3_client.cache_clear()
+    clients.reset()
     yield Api("alice")
-    presign.s3_client.cache_clear()
+    clients.reset()
 
 
 def raw_body(spec: str | dict[str, Any]) -> str:

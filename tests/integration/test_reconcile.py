@@ -13,6 +13,7 @@ from landing.db import engine as db
 from landing.handlers.ingest import handler as ingest
 from landing.reconcile import run as reconcile_run
 from landing.reconcile.compare import FLOOR_SEQUENCE
+from landing.s3 import clients
 from tests.conftest import rows
 from tests.support.events import delete_record, s3_event, s3_record
 
@@ -248,8 +249,6 @@ def test_command_line_reports_a_missing_bucket(s3, capsys):
 def test_an_object_headobject_cannot_read_is_recorded_from_the_listing_alone(s3, monkeypatch):
     from botocore.exceptions import ClientError
 
-    from landing.s3 import head as enrich
-
     etag = put(s3, "sealed.bin", b"secret", ContentType="application/x-sealed")
 
     def forbidden(**params):
@@ -257,7 +256,7 @@ def test_an_object_headobject_cannot_read_is_recorded_from_the_listing_alone(s3,
             {"Error": {"Code": "403"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "HeadObject"
         )
 
-    monkeypatch.setattr(enrich.s3_client(), "head_object", forbidden)
+    monkeypatch.setattr(clients.s3_client(), "head_object", forbidden)
 
     outcome = reconcile()
 
@@ -269,7 +268,6 @@ def test_an_object_headobject_cannot_read_is_recorded_from_the_listing_alone(s3,
 def test_a_throttled_headobject_stops_the_run_before_writing_its_batch(s3, monkeypatch):
     from botocore.exceptions import ClientError
 
-    from landing.s3 import head as enrich
     from landing.s3.head import RetryableS3Error
 
     put(s3, "a.txt")
@@ -279,7 +277,7 @@ def test_a_throttled_headobject_stops_the_run_before_writing_its_batch(s3, monke
             {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "HeadObject"
         )
 
-    monkeypatch.setattr(enrich.s3_client(), "head_object", throttled)
+    monkeypatch.setattr(clients.s3_client(), "head_object", throttled)
 
     with pytest.raises(RetryableS3Error):
         reconcile()

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from landing.db import engine as db
 from landing.reconcile import run as reconcile_run
-from landing.s3 import head as enrich
+from landing.s3 import clients
 from tests.conftest import rows
 
 BUCKET = "example-bucket"
@@ -144,7 +144,7 @@ class GeneratedS3:
 @pytest.mark.slow
 def test_ten_thousand_objects_are_reconciled_in_memory_far_below_the_listing(s3, monkeypatch, capsys):
     fill_catalog()
-    client = enrich.s3_client()
+    client = clients.s3_client()
     generated = GeneratedS3(OBJECTS)
     monkeypatch.setattr(client, "head_object", generated.head_object)
     # Imports, compiled statements, botocore's models, the HEAD thread pool: paid once per process

@@ -20,7 +20,7 @@ from landing.db import engine as db
 from landing.local import apigw
 from landing.local.demo import setup_bucket
 from landing.local.server import UPLOADS_TIMEOUT_S, Application, Background, Invoker
-from landing.uploads import presign
+from landing.s3 import clients
 from tests.conftest import rows
 from tests.support.events import load
 from tests.support.serve import wait_for
@@ -138,9 +138,9 @@ def test_result_without_status_code_is_inferred_as_json_200():
 
 @pytest.fixture
 def api_s3(s3, clean_db):
-    presign.s3_client.cache_clear()
+    clients.reset()
     yield s3
-    presign.s3_client.cache_clear()
+    clients.reset()
 
 
 @pytest.fixture

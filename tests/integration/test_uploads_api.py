@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from landing.s3 import clients
 from landing.settings import get_settings
-from landing.uploads import presign
 from tests.conftest import rows
 from tests.support.api import Api, http_event
 from tests.unit.test_uploads_rules import BAD_REQUESTS
@@ -22,9 +22,9 @@ TEXT = {"filename": "notes.txt", "content_type": "text/plain", "size": 12}
 @pytest.fixture
 def api_s3(s3, clean_db):
     """In-process moto S3 (the `s3` fixture) with the presigning client rebuilt inside it."""
-    presign.s3_client.cache_clear()
+    clients.reset()
     yield s3
-    presign.s3_client.cache_clear()
+    clients.reset()
 
 
 @pytest.fixture

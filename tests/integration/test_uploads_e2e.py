@@ -19,9 +19,8 @@ from landing.lambda_context import local_context
 from landing.local.demo import setup_bucket
 from landing.local.moto_server import free_port
 from landing.local.queue import drain, sqs_event
-from landing.s3 import head as enrich
+from landing.s3 import clients
 from landing.settings import get_settings
-from landing.uploads import presign
 from tests.conftest import rows
 from tests.support.api import Api
 
@@ -64,8 +63,8 @@ class Live:
 
 def _rebuild_clients() -> None:
     get_settings.cache_clear()
-    presign.s3_client.cache_clear()
-    enrich.s3_client.cache_clear()
+    clients.reset()
+    clients.reset()
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from landing.db import engine as db
 from landing.handlers.ingest import handler as ingest
 from landing.handlers.uploads import handler as uploads_handler
 from landing.lambda_context import local_context
+from landing.s3 import clients
 from landing.settings import get_settings
-from landing.uploads import lifecycle, presign
+from landing.uploads import lifecycle
 from tests.conftest import rows
 from tests.support.api import Api
 from tests.support.events import load, s3_event, s3_record, sqs_event
@@ -25,9 +26,9 @@ DATA = b"hello, world"
 
 @pytest.fixture
 def api(s3, clean_db):
-    presign.s3_client.cache_clear()
+    clients.reset()
     yield Api("alice")
-    presign.s3_client.cache_clear()
+    clients.reset()
 
 
 def announce(api: Api, size: int = len(DATA), content_type: str = "text/plain", **extra) -> dict:

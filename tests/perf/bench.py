@@ -323,10 +323,10 @@ class HeadStub:
     def __init__(self) -> None:
         from botocore.awsrequest import AWSResponse
 
-        from landing.s3 import head as enrich
+        from landing.s3 import clients
 
         self._http = AWSResponse("https://s3.amazonaws.com", 200, {}, None)
-        self.client = enrich.s3_client()
+        self.client = clients.s3_client()
         self.client.meta.events.register("before-call.s3.HeadObject", self._answer)
 
     def _answer(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:

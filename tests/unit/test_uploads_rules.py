@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from landing.s3 import clients
 from landing.s3.head import Head
 from landing.settings import load
 from landing.uploads import intents as uploads
@@ -228,13 +229,13 @@ def test_product_client_signs_for_the_regional_endpoint(monkeypatch):
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.delenv("S3_ENDPOINT_URL", raising=False)
     get_settings.cache_clear()
-    presign.s3_client.cache_clear()
+    clients.reset()
     try:
-        url = presign.s3_client().generate_presigned_post("example-bucket", "k")["url"]
+        url = clients.signing_client().generate_presigned_post("example-bucket", "k")["url"]
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
-        presign.s3_client.cache_clear()
+        clients.reset()
     assert url == "https://example-bucket.s3.eu-west-1.amazonaws.com/"
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from landing.coldstart import quiet_imports
+from landing.s3 import clients
 
 with quiet_imports():
     from aws_lambda_powertools.event_handler import (
@@ -23,7 +24,7 @@ with quiet_imports():
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
     from landing.settings import SettingsError, get_settings
-    from landing.uploads import browse, lifecycle, presign
+    from landing.uploads import browse, lifecycle
     from landing.uploads import intents as uploads
     from landing.uploads.intents import UploadError
 
@@ -79,7 +80,7 @@ def _query() -> dict[str, str]:
 def create_upload() -> Response[str]:
     owner, body, settings = _owner(), _body(), get_settings()
     with unit_of_work(app.lambda_context) as session:
-        answer = uploads.create(session, presign.s3_client(), settings, owner, body)
+        answer = uploads.create(session, clients.signing_client(), settings, owner, body)
     metrics.add_metric(name="UploadsRequested", unit=MetricUnit.Count, value=1)
     logger.info("upload requested", extra={"upload_id": answer["id"], "method": answer["method"]})
     return _json(201, answer)
@@ -103,14 +104,16 @@ def get_upload(upload_id: str) -> Response[str]:
 def complete_upload(upload_id: str) -> Response[str]:
     owner, body, settings = _owner(), _body(), get_settings()
     with unit_of_work(app.lambda_context) as session:
-        return _json(200, uploads.complete(session, presign.s3_client(), settings, owner, upload_id, body))
+        return _json(
+            200, uploads.complete(session, clients.signing_client(), settings, owner, upload_id, body)
+        )
 
 
 @app.delete("/uploads/<upload_id>")
 def abort_upload(upload_id: str) -> Response[str]:
     owner = _owner()
     with unit_of_work(app.lambda_context) as session:
-        return _json(200, uploads.abort(session, presign.s3_client(), owner, upload_id))
+        return _json(200, uploads.abort(session, clients.signing_client(), owner, upload_id))
 
 
 @app.get("/objects")
@@ -164,7 +167,7 @@ def is_schedule(event: object) -> bool:
 def _scheduled(context: LambdaContext) -> dict[str, Any]:
     """EventBridge schedule: expire due uploads, abort their multipart parts, delete rejected leftovers."""
     with unit_of_work(context) as session:
-        result = lifecycle.sweep(session, presign.s3_client(), datetime.now(UTC))
+        result = lifecycle.sweep(session, clients.signing_client(), datetime.now(UTC))
     metrics.add_metric(name="UploadsExpired", unit=MetricUnit.Count, value=result.expired)
     logger.info("expiry pass", extra=asdict(result))
     return asdict(result)

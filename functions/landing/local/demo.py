@@ -124,15 +124,13 @@ def presigned_upload(sqs: Any, queue_url: str) -> bool:
     from landing.handlers.uploads import handler
     from landing.lambda_context import local_context
     from landing.local.queue import drain
-    from landing.s3 import head as enrich
+    from landing.s3 import clients
     from landing.settings import get_settings
-    from landing.uploads import presign
 
     # Settings were read before the moto server existed: point the product's clients at it now.
     os.environ["BUCKET_NAME"] = DEMO_BUCKET
     get_settings.cache_clear()
-    presign.s3_client.cache_clear()
-    enrich.s3_client.cache_clear()
+    clients.reset()
     data = b"uploaded through a presigned POST\n"
     request = {"filename": "../hello from the browser?.txt", "content_type": "text/plain", "size": len(data)}
     answer = handler(api_event("POST", "/uploads", request), local_context("UploadsFunction"))

@@ -20,8 +20,7 @@ from landing.db.uow import session_scope, unit_of_work
 from landing.reconcile import compare as reconcile
 from landing.reconcile.compare import Comparison
 from landing.reconcile.repairs import RepairResult, record_repairs
-from landing.s3 import head as enrich
-from landing.s3 import listing
+from landing.s3 import clients, listing
 from landing.s3.listing import Page
 
 reconcile_state: Table = ReconcileState.__table__  # type: ignore[assignment]
@@ -153,7 +152,7 @@ def run(
     ``checkpoint`` together. ``dry_run`` stops after the comparison and writes nothing. With
     ``remaining_ms`` the run stops before a batch when less time is left than the margin.
     """
-    client = enrich.s3_client()
+    client = clients.s3_client()
     versioned = listing.is_versioned(client, bucket)
     pages = listing.pages(
         client, bucket, prefix, versioned=versioned, after_key=after_key, page_size=page_size

@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from landing.s3.clients import s3_client
 from landing.s3.events import S3Record
 from landing.settings import get_settings
 
@@ -31,27 +32,6 @@ class Head:
     storage_class: str
     checksum_algorithm: str | None
     last_modified: datetime | None
-
-
-@cache
-def s3_client() -> Any:
-    """One S3 client per execution environment, built on first use so tests can install moto first."""
-    import boto3
-    from botocore.config import Config
-
-    settings = get_settings()
-    return boto3.client(
-        "s3",
-        region_name=settings.aws_region,
-        endpoint_url=settings.s3_endpoint_url,
-        # Worst case 3 attempts x (2 s connect + 3 s read) = 15 s: a silent S3 path fails the
-        # record well inside the function timeout instead of running into it.
-        config=Config(
-            connect_timeout=2,
-            read_timeout=3,
-            retries={"mode": "standard", "total_max_attempts": 3},
-        ),
-    )
 
 
 @cache

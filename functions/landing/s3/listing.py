@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # S3's maximum page size: fewer round trips, and still a bounded amount held at once.
 MAX_PAGE_SIZE = 1000
@@ -38,7 +41,7 @@ class Page:
     upper: str | None
 
 
-def is_versioned(client: Any, bucket: str) -> bool:
+def is_versioned(client: S3Client, bucket: str) -> bool:
     """Versioning enabled or suspended: the current state must come from ListObjectVersions.
 
     Without s3:GetBucketVersioning the versions API is used: it lists unversioned buckets correctly
@@ -113,7 +116,7 @@ def _versions_page(raw: Mapping[str, Any]) -> tuple[list[Entry], str | None]:
 
 
 def pages(
-    client: Any,
+    client: S3Client,
     bucket: str,
     prefix: str = "",
     *,
@@ -130,6 +133,8 @@ def pages(
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    # Either paginator: the two operations are told apart by the parser, not by the type.
+    paginator: Any
     if versioned:
         paginator = client.get_paginator("list_object_versions")
         if after_key:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session
 from landing.db.models import UPLOAD_STATUSES, Upload
 from landing.settings import Settings
 from landing.uploads import lifecycle, presign
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ANONYMOUS = "anonymous"
 REQUEST_FIELDS = frozenset({"filename", "content_type", "size", "checksum_sha256", "metadata", "method"})
@@ -230,7 +233,12 @@ def view(row: Upload) -> dict[str, Any]:
 
 
 def create(
-    session: Session, client: Any, settings: Settings, owner: str, body: object, now: datetime | None = None
+    session: Session,
+    client: S3Client,
+    settings: Settings,
+    owner: str,
+    body: object,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """POST /uploads: validate, presign, and add the pending row to the caller's unit of work.
 
@@ -328,7 +336,7 @@ def get(session: Session, owner: str, raw_id: object, now: datetime | None = Non
 
 def complete(
     session: Session,
-    client: Any,
+    client: S3Client,
     settings: Settings,
     owner: str,
     raw_id: object,
@@ -399,7 +407,7 @@ def _open_multipart(session: Session, owner: str, upload_id: uuid.UUID, now: dat
 
 
 def abort(
-    session: Session, client: Any, owner: str, raw_id: object, now: datetime | None = None
+    session: Session, client: S3Client, owner: str, raw_id: object, now: datetime | None = None
 ) -> dict[str, Any]:
     """DELETE /uploads/{id}: abort a pending multipart upload in S3 and mark it expired."""
     upload_id = parse_id(raw_id)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -26,11 +26,15 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from landing.db.models import Object, Upload
 from landing.observability import logger
+from landing.s3.clients import s3_client
 from landing.s3.events import S3Record
-from landing.s3.head import Head, s3_client
+from landing.s3.head import Head
 from landing.settings import get_settings
 from landing.uploads import presign
 from landing.uploads.presign import UPLOAD_ID_META
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 uploads: Table = Upload.__table__  # type: ignore[assignment]
 objects: Table = Object.__table__  # type: ignore[assignment]
@@ -230,7 +234,7 @@ def _after_commit(session: Session) -> None:
         delete_objects(s3_client(), [target for _, target in pending])
 
 
-def delete_objects(client: Any, targets: Sequence[ObjectVersion]) -> int:
+def delete_objects(client: S3Client, targets: Sequence[ObjectVersion]) -> int:
     """Delete rejected objects (the exact version when known); failures are logged for sweep()."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -289,7 +293,7 @@ class SweepResult:
     deleted: int
 
 
-def sweep(session: Session, client: Any, now: datetime, limit: int = 100) -> SweepResult:
+def sweep(session: Session, client: S3Client, now: datetime, limit: int = 100) -> SweepResult:
     """The scheduled pass: expire due uploads, abort their multipart uploads, delete rejected leftovers.
 
     S3 calls happen inside the unit of work but only touch rows this pass owns (expired, rejected),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from landing.settings import SettingsError, get_settings
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MIB = 1024**2
 # S3 limits: at most 10,000 parts of 5 MiB..5 GiB each (the last part may be smaller).
@@ -32,45 +32,6 @@ class Presigned:
     multipart_upload_id: str | None = None
 
 
-@cache
-def s3_client() -> Any:
-    """One SigV4 client per execution environment for presigning and multipart calls.
-
-    Against AWS it signs for the regional virtual-hosted endpoint (botocore's default for presigned
-    requests can be the global one, which redirects browsers outside us-east-1); against a local
-    endpoint (moto) it uses path-style URLs, which resolve without wildcard DNS.
-    """
-    import boto3
-    from botocore.config import Config
-
-    settings = get_settings()
-    session = boto3.session.Session()
-    if session.get_credentials() is None:
-        # botocore would fail deep inside the signer with an AttributeError; say what is missing.
-        raise SettingsError(
-            "no AWS credentials to sign uploads with: the function's role in AWS, or "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY locally (any value signs for a local S3)"
-        )
-    return session.client(
-        "s3",
-        region_name=settings.aws_region,
-        endpoint_url=settings.s3_endpoint_url,
-        config=Config(
-            signature_version="s3v4",
-            s3={
-                "addressing_style": "path" if settings.s3_endpoint_url else "virtual",
-                "us_east_1_regional_endpoint": "regional",
-            },
-            # Never add SDK-computed checksums to presigned requests: the client sends the bytes,
-            # and a checksum of an empty body would make S3 refuse them.
-            request_checksum_calculation="when_required",
-            connect_timeout=2,
-            read_timeout=5,
-            retries={"mode": "standard", "max_attempts": 3},
-        ),
-    )
-
-
 def metadata_fields(upload_id: str, metadata: Mapping[str, str]) -> dict[str, str]:
     """x-amz-meta-* headers/fields: the caller's metadata plus the upload id the object must carry."""
     fields = {f"x-amz-meta-{name}": value for name, value in sorted(metadata.items())}
@@ -79,7 +40,7 @@ def metadata_fields(upload_id: str, metadata: Mapping[str, str]) -> dict[str, st
 
 
 def post(
-    client: Any,
+    client: S3Client,
     *,
     bucket: str,
     key: str,
@@ -106,7 +67,7 @@ def post(
 
 
 def put(
-    client: Any,
+    client: S3Client,
     *,
     bucket: str,
     key: str,
@@ -148,7 +109,7 @@ def part_size_for(size: int, configured: int) -> int:
 
 
 def multipart(
-    client: Any,
+    client: S3Client,
     *,
     bucket: str,
     key: str,
@@ -194,7 +155,7 @@ def multipart(
 
 
 def complete_multipart(
-    client: Any, *, bucket: str, key: str, multipart_upload_id: str, parts: list[tuple[int, str]]
+    client: S3Client, *, bucket: str, key: str, multipart_upload_id: str, parts: list[tuple[int, str]]
 ) -> str | None:
     """CompleteMultipartUpload with the client's (part number, ETag) list; returns the object's ETag."""
     answer = client.complete_multipart_upload(
@@ -207,7 +168,7 @@ def complete_multipart(
     return str(e_tag).strip('"') if e_tag else None
 
 
-def abort_multipart(client: Any, *, bucket: str, key: str, multipart_upload_id: str) -> bool:
+def abort_multipart(client: S3Client, *, bucket: str, key: str, multipart_upload_id: str) -> bool:
     """AbortMultipartUpload; False when S3 no longer knows the upload (aborted or completed already)."""
     from botocore.exceptions import ClientError
 
