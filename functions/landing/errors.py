@@ -123,7 +123,7 @@ def classify(error: BaseException) -> Classified:
         return Classified("unavailable", True, None, "connection pool exhausted")
     if is_socket_failure(error):
         root = _root(error)
-        # Unwrapped socket errors only escape pg8000 while it connects (db.py wraps the others).
+        # Unwrapped socket errors only escape pg8000 while it connects (db/health.py wraps the others).
         connecting = root is error or "Can't create a connection" in str(root)
         if connecting:
             return Classified("unavailable", True, None, "cannot connect: " + _describe_socket(root))

@@ -14,7 +14,7 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 
 from landing.db.models import OBJECT_EVENT_COLUMNS, OBJECT_STATE_COLUMNS, Object, ObjectEvent
 from landing.db.pgwire import PREPARE
-from landing.s3.events import S3Record
+from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head
 
 objects: Table = Object.__table__  # type: ignore[assignment]
@@ -137,7 +137,7 @@ WRITE_EVENTS = _write_statement()
 def record_events(
     session: Session,
     records: Sequence[S3Record],
-    heads: Mapping[tuple[str, str, str, str], Head | None] | None = None,
+    heads: Mapping[Identity, Head | None] | None = None,
 ) -> WriteResult:
     """Journal every distinct event and move each object row to its newest event, in one statement.
 

@@ -8,11 +8,9 @@ from sqlalchemy.orm import Session
 
 from landing.ingest import catalog
 from landing.s3 import head as enrich
-from landing.s3.events import S3Record
+from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head, HeadOutcome, RetryableS3Error
 from landing.uploads import lifecycle
-
-Identity = tuple[str, str, str, str]
 
 
 def enrich_records(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:

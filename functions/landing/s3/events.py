@@ -38,6 +38,11 @@ class InvalidEvent(ValueError):
     """A payload or record that is not a usable S3 event; the message says what and where."""
 
 
+# An event's identity in the journal (bucket, key, normalised sequencer, record type): a redelivery,
+# or the same event by a second path, has the same one (uq_object_events_identity).
+Identity = tuple[str, str, str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class S3Record:
     bucket: str
@@ -53,7 +58,7 @@ class S3Record:
     source: Source
 
     @property
-    def identity(self) -> tuple[str, str, str, str]:
+    def identity(self) -> Identity:
         """The journal's unique identity of this event."""
         return (self.bucket, self.key, self.sequencer, self.record_type)
 

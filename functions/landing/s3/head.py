@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from landing.s3.clients import s3_client
-from landing.s3.events import S3Record
+from landing.s3.events import Identity, S3Record
 from landing.settings import get_settings
 
 # 404/403 and friends: the object is gone or hidden from us; the row is recorded from the event.
@@ -74,7 +74,7 @@ def head(bucket: str, key: str, version_id: str | None, expected_etag: str | Non
 HeadOutcome = Head | None | RetryableS3Error
 
 
-def head_many(records: Sequence[S3Record]) -> dict[tuple[str, str, str, str], HeadOutcome]:
+def head_many(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
     """HEAD every create, in a small thread pool when there are several; failures are returned."""
     creates = {r.identity: r for r in records if r.record_type == "CREATE"}
 

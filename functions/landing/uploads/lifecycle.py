@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from landing.db.models import Object, Upload
 from landing.observability import logger
 from landing.s3.clients import s3_client
-from landing.s3.events import S3Record
+from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head
 from landing.settings import get_settings
 from landing.uploads import presign
@@ -91,9 +91,7 @@ def violation(
     return None
 
 
-def on_recorded(
-    session: Session, records: Sequence[S3Record], heads: Mapping[tuple[str, str, str, str], Head | None]
-) -> int:
+def on_recorded(session: Session, records: Sequence[S3Record], heads: Mapping[Identity, Head | None]) -> int:
     """Ingest hook, in the caller's unit of work: link objects to their uploads and decide the uploads.
 
     Costs nothing for keys outside the upload prefix. Returns how many uploads changed status.
