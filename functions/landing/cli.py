@@ -88,6 +88,16 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return reconcile_cli.main(args.bucket, args.prefix, dry_run=args.dry_run, page_size=args.page_size)
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    """Every setting as a markdown table: docs/operations.md carries this output (a test compares)."""
+    from landing.settings import describe
+
+    print("| variable | default | meaning |\n|---|---|---|")
+    for variables, default, doc in describe():
+        print(f"| `{variables}` | `{default}` | {doc} |")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="landing", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
@@ -138,6 +148,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the differences, write nothing")
     p.add_argument("--page-size", type=int, default=1000, help="keys per listing request (1-1000)")
     p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser("settings", help="every environment variable the functions read, as a markdown table")
+    p.set_defaults(func=cmd_settings)
     return root
 
 
