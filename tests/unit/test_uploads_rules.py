@@ -139,6 +139,26 @@ def test_good_request_defaults_to_post_and_keeps_content_type_parameters():
     )
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "text/plain;charset=UTF-8", 'text/plain; charset="utf-8"', " application/pdf "],
+)
+def test_a_plain_type_with_at_most_a_charset_is_accepted(content_type):
+    assert (
+        uploads.parse_intent(valid(content_type=content_type), SETTINGS).content_type == content_type.strip()
+    )
+
+
+def test_a_content_type_longer_than_255_characters_is_refused_even_when_configured():
+    long_type = "x" * 120 + "/" + "y" * 120
+    settings = replace(SETTINGS, allowed_content_types=(long_type,))
+    with_charset = long_type + "; charset=utf8"
+    assert uploads.parse_intent(valid(content_type=with_charset), settings).content_type == with_charset
+    with pytest.raises(UploadError) as refused:
+        uploads.parse_intent(valid(content_type=long_type + "; charset=utf-8"), settings)
+    assert refused.value.status == 415
+
+
 def test_size_above_threshold_goes_multipart_whatever_was_asked():
     assert uploads.parse_intent(valid(size=100 * 1024**2), SETTINGS).method == "POST"
     assert uploads.parse_intent(valid(size=100 * 1024**2 + 1, method="PUT"), SETTINGS).method == "MULTIPART"

@@ -34,10 +34,13 @@ MAX_METADATA_BYTES = 2048 - len(presign.UPLOAD_ID_META) - 36
 METADATA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 OWNER_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+MAX_CONTENT_TYPE_CHARS = 255
+MEDIA_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+# RFC 6838 type/subtype names and at most one charset parameter (plain or quoted). Only the space
+# separates (never tab, CR/LF or a Unicode separator), so an accepted value is always a safe header.
 CONTENT_TYPE = re.compile(
-    r"(?P<type>[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*)"
-    r"(\s*;\s*[a-z0-9!#$&^_.+-]+=(\"[^\"\x00-\x1f]*\"|[a-z0-9!#$&^_.+-]+))*",
-    re.IGNORECASE,
+    rf"(?P<type>{MEDIA_NAME}/{MEDIA_NAME})"
+    r"(?: *; *(?i:charset)=(?P<quote>\"?)[A-Za-z0-9._:+-]{1,40}(?P=quote))?"
 )
 
 
@@ -120,14 +123,16 @@ def parse_intent(body: object, settings: Settings) -> Intent:
 
 
 def _parse_content_type(raw: str, settings: Settings) -> str:
-    value = raw.strip()
-    match = CONTENT_TYPE.fullmatch(value)
+    value = raw.strip(" ")
+    match = CONTENT_TYPE.fullmatch(value) if len(value) <= MAX_CONTENT_TYPE_CHARS else None
     allowed = {media.lower() for media in settings.allowed_content_types}
     if match is None or match.group("type").lower() not in allowed:
         raise UploadError(
             415,
             "unsupported_media_type",
-            f"content_type {value[:100]!r} is not allowed; allowed: {', '.join(sorted(allowed))}",
+            f"content_type {value[:100]!r} is not allowed: at most {MAX_CONTENT_TYPE_CHARS} ASCII "
+            f"characters, type/subtype with at most a charset parameter; allowed types: "
+            f"{', '.join(sorted(allowed))}",
         )
     return value
 
