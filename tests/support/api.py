@@ -7,6 +7,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+from tests.support import openapi
 from tests.support.events import load
 
 UNSET: Any = object()
@@ -56,6 +57,10 @@ class Api:
 
         response = handler(http_event(method, path, sub=self.sub, **kwargs), local_context("UploadsFunction"))
         body = json.loads(response["body"]) if response.get("body") else {}
+        # Every answer any test sees is also checked against the published contract.
+        openapi.check_response(method, path, response["statusCode"], body)
+        if response["statusCode"] < 300 and isinstance(kwargs.get("body"), dict):
+            openapi.check_request(method, path, kwargs["body"])
         return response["statusCode"], body, response.get("headers", {})
 
     def create(self, **request: Any) -> tuple[int, dict[str, Any]]:

@@ -8,20 +8,24 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-# The UploadsApi routes of template.yaml (tests compare the two), in API Gateway's route key syntax.
-ROUTE_KEYS = (
-    "POST /uploads",
-    "GET /uploads",
-    "GET /uploads/{id}",
-    "POST /uploads/{id}/complete",
-    "DELETE /uploads/{id}",
-    "GET /objects",
+# The uploads API's contract, one source for clients, this emulation and the tests.
+OPENAPI: dict[str, Any] = json.loads(
+    resources.files("landing.uploads").joinpath("openapi.json").read_text(encoding="utf-8")
+)
+_METHODS = ("get", "put", "post", "delete", "patch")
+# Its routes in API Gateway's route key syntax (tests compare them with template.yaml and the handler).
+ROUTE_KEYS = tuple(
+    f"{method.upper()} {path}"
+    for path, item in OPENAPI["paths"].items()
+    for method in item
+    if method in _METHODS
 )
 ACCOUNT_ID = "123456789012"
 API_ID = "local"

@@ -102,6 +102,8 @@ class Application:
     def respond(self, request: Request) -> Response:
         if request.path == "/" and request.method in ("GET", "HEAD"):
             return Response(self.page, content_type="text/html; charset=utf-8")
+        if request.path == "/openapi.json" and request.method in ("GET", "HEAD"):
+            return Response(json.dumps(apigw.OPENAPI), content_type="application/json")
         route = apigw.match(request)
         if route is None:
             return apigw.not_found()
