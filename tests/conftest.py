@@ -33,6 +33,8 @@ from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -41,6 +43,29 @@ from landing.db import migrate  # noqa: E402
 from landing.lambda_context import LocalContext, local_context  # noqa: E402
 
 TABLES = ("object_events", "objects", "uploads")
+
+# Hypothesis profiles, chosen with HYPOTHESIS_PROFILE. "ci" (.ci/run) is derandomised: every run draws
+# the same examples, so what CI catches does not vary from run to run (the ordering edges are also
+# pinned with @example, whatever the profile). "dev", the default, draws new random examples each run
+# and twice as many, so local runs keep exploring; a failure it finds is replayed from .hypothesis/.
+_SLOW_DATABASE_EXAMPLES = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+hypothesis_settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_SLOW_DATABASE_EXAMPLES,
+)
+hypothesis_settings.register_profile(
+    "dev", max_examples=200, deadline=None, suppress_health_check=_SLOW_DATABASE_EXAMPLES
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def scaled_examples(ci_examples: int) -> int:
+    """A test's example count under the loaded profile: as set for CI, doubled by the wider "dev" one."""
+    return max(1, ci_examples * hypothesis_settings.default.max_examples // 100)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote_plus
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from landing.db import engine as db
 from landing.ingest import service as ingest
 from landing.s3 import events as s3events
+from tests.conftest import scaled_examples
 from tests.support.events import delete_record, s3_event, s3_record
 
 KEYS = ("a.txt", "dir/b c.txt", "c+d.txt")
@@ -58,6 +59,49 @@ def deliveries(draw: st.DrawFn) -> tuple[set[tuple[int, int, bool]], list[list[d
         batches.append([event_for(identity, variant) for identity, variant in shuffled[:size]])
         shuffled = shuffled[size:]
     return events, batches
+
+
+Identity = tuple[int, int, bool]
+Delivery = tuple[set[Identity], list[list[dict[str, Any]]]]
+CREATE, DELETE = False, True
+
+
+def delivered(*invocations: list[Identity | tuple[Identity, int]]) -> Delivery:
+    """An explicit delivery for @example: each list is one invocation; an identity may carry a spelling."""
+    events: set[Identity] = set()
+    batches = []
+    for invocation in invocations:
+        batch = []
+        for item in invocation:
+            identity, variant = item if isinstance(item[0], tuple) else (item, 0)
+            events.add(identity)  # type: ignore[arg-type]
+            batch.append(event_for(identity, variant))  # type: ignore[arg-type]
+        batches.append(batch)
+    return events, batches
+
+
+# Every ordering edge, whatever the profile draws: ties between a CREATE and a DELETE with one
+# sequencer (in two invocations, either order, or in one batch), stale events on both sides, a
+# legitimate re-create, redeliveries spelled differently, and two keys whose ties interleave.
+ORDERING_EDGES = [
+    delivered([(0, 5, CREATE)], [(0, 5, DELETE)]),
+    delivered([(0, 5, DELETE)], [(0, 5, CREATE)]),
+    delivered([(0, 5, CREATE), (0, 5, DELETE)]),
+    delivered([(0, 5, DELETE), (0, 5, CREATE)]),
+    delivered([((0, 5, CREATE), 0)], [((0, 5, DELETE), 3)], [((0, 5, CREATE), 4)]),
+    delivered([(0, 6, DELETE)], [(0, 5, CREATE)]),
+    delivered([(0, 6, CREATE)], [(0, 5, DELETE)]),
+    delivered([(0, 5, DELETE)], [(0, 6, CREATE)]),
+    delivered([((0, 5, CREATE), 1)], [(0, 6, DELETE)], [((0, 5, CREATE), 2)], [((0, 6, DELETE), 3)]),
+    delivered([(0, 5, CREATE), (1, 5, DELETE)], [(1, 5, CREATE), (0, 5, DELETE)]),
+    delivered([(0, 16, CREATE)], [(0, 1, DELETE)], [(0, 16, DELETE)]),
+]
+
+
+def with_ordering_edges(test: Any) -> Any:
+    for edge in reversed(ORDERING_EDGES):
+        test = example(edge)(test)
+    return test
 
 
 @contextmanager
@@ -107,10 +151,11 @@ def expected(events: set[tuple[int, int, bool]]) -> tuple[list[tuple[Any, ...]],
 
 
 @settings(
-    max_examples=60,
+    max_examples=scaled_examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@with_ordering_edges
 @given(deliveries())
 def test_any_permutation_and_duplication_of_events_yields_the_same_tables(delivery):
     events, batches = delivery
@@ -127,7 +172,7 @@ def test_any_permutation_and_duplication_of_events_yields_the_same_tables(delive
     assert len(set(journal)) == len(journal)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=scaled_examples(25), deadline=None)
 @given(deliveries(), st.randoms(use_true_random=False))
 def test_two_deliveries_of_one_event_set_leave_identical_tables(delivery, rnd):
     """Beyond the model: the journal rows themselves (names, times, request ids) do not depend on

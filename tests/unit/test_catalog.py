@@ -118,3 +118,23 @@ def test_tombstone_has_no_size_or_metadata(session):
         text("SELECT size, e_tag, user_metadata IS NULL AS no_meta, deleted_at FROM objects")
     ).one()
     assert (row.size, row.e_tag, row.no_meta, row.deleted_at) == (None, None, True, T0)
+
+
+def test_delete_wins_a_tie_with_a_create_from_an_earlier_invocation(session):
+    catalog.record_events(session, [record("k", "0C")])
+    result = catalog.record_events(session, [record("k", "0C", "DELETE")])
+    assert (result.journalled, result.applied) == (1, 1)
+    assert state(session, "k")["is_deleted"] is True
+
+
+def test_create_loses_a_tie_with_a_delete_from_an_earlier_invocation(session):
+    catalog.record_events(session, [record("k", "0C", "DELETE")])
+    result = catalog.record_events(session, [record("k", "0C")])
+    assert (result.journalled, result.applied, result.stale) == (1, 0, 1)
+    assert state(session, "k")["is_deleted"] is True
+
+
+def test_delete_wins_a_tie_inside_one_batch_in_either_order(session):
+    catalog.record_events(session, [record("k", "0C"), record("k", "0C", "DELETE")])
+    catalog.record_events(session, [record("j", "0C", "DELETE"), record("j", "0C")])
+    assert (state(session, "k")["is_deleted"], state(session, "j")["is_deleted"]) == (True, True)
