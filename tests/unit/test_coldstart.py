@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from landing.coldstart import quiet_imports
 
 
@@ -21,6 +23,57 @@ def test_importing_the_ingest_handler_freezes_what_it_loaded_and_leaves_the_coll
     assert enabled == "True"
     # SQLAlchemy, the models and Powertools: tens of thousands of long-lived objects.
     assert int(frozen) > 20_000
+
+
+# Counts the collector passes that start while a handler's quiet_imports block is open.
+COLLECTIONS_DURING_IMPORTS = """
+import contextlib, gc, importlib, sys
+from landing import coldstart
+
+inside = []
+passes = []
+original = coldstart.quiet_imports
+
+
+@contextlib.contextmanager
+def watched():
+    with original():
+        inside.append(True)
+        try:
+            yield
+        finally:
+            inside.pop()
+
+
+coldstart.quiet_imports = watched
+gc.callbacks.append(lambda phase, info: passes.append(1) if phase == "start" and inside else None)
+importlib.import_module(sys.argv[1])
+print(len(passes), gc.isenabled(), gc.get_freeze_count())
+"""
+
+
+@pytest.mark.parametrize("module", ["ingest", "uploads", "reconcile"])
+def test_no_collector_pass_runs_while_a_handler_imports_load(module):
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTIONS_DURING_IMPORTS, f"landing.handlers.{module}"],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        check=True,
+    )
+
+    passes, enabled, frozen = done.stdout.split()
+    # Without the pause, these imports set off about 150 passes; with it, none.
+    assert int(passes) == 0
+    assert enabled == "True"
+    assert int(frozen) > 20_000  # the block really imported the heavy modules
+
+
+def test_the_collector_is_paused_inside_the_block_and_back_on_after():
+    assert gc.isenabled()
+    with quiet_imports():
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
 def test_a_collector_disabled_before_stays_disabled():

@@ -139,13 +139,23 @@ def test_iam_token_is_reused_for_ten_minutes_then_minted_again(aws):
     assert dbauth.IAM_TOKEN_REFRESH_AFTER_S < dbauth.IAM_TOKEN_LIFETIME_S
 
 
-def test_a_refused_token_is_replaced_on_the_next_connect(aws):
+def test_a_refused_token_is_replaced_on_the_next_connect(aws, monkeypatch):
     config = settings.load(
         {
             "DATABASE_URL": "postgresql+pg8000://landing_app@proxy.example.internal:5432/landing",
             "DATABASE_IAM_AUTH": "true",
         }
     )
+    # Two tokens signed in the same second are the same string: number them, so the test can tell
+    # a newly minted token from the cached one.
+    signer = dbauth.rds_client(config.aws_region)
+    minted: list[str] = []
+
+    def numbered_token(**kwargs: Any) -> str:
+        minted.append(f"token-{len(minted) + 1}")
+        return minted[-1]
+
+    monkeypatch.setattr(signer, "generate_db_auth_token", numbered_token)
     engine = db.build_engine(config)
     seen: list[dict[str, Any]] = []
     _observe_connects(engine, seen, refuse=[True])
@@ -156,6 +166,37 @@ def test_a_refused_token_is_replaced_on_the_next_connect(aws):
         conn.execute(select(1))
 
     assert len(seen) == 2
+    # The refused token was dropped at once (well inside its 10-minute reuse window) and replaced.
+    assert [p["password"] for p in seen] == ["token-1", "token-2"]
+    assert minted == ["token-1", "token-2"]
+    engine.dispose()
+
+
+def test_a_token_that_was_accepted_is_reused_by_the_next_connect(aws, monkeypatch):
+    """The other side of the rule: only a refusal discards the token, a new connection alone does not."""
+    config = settings.load(
+        {
+            "DATABASE_URL": "postgresql+pg8000://landing_app@proxy.example.internal:5432/landing",
+            "DATABASE_IAM_AUTH": "true",
+        }
+    )
+    minted: list[str] = []
+
+    def numbered_token(**kwargs: Any) -> str:
+        minted.append(f"token-{len(minted) + 1}")
+        return minted[-1]
+
+    monkeypatch.setattr(dbauth.rds_client(config.aws_region), "generate_db_auth_token", numbered_token)
+    engine = db.build_engine(config)
+    seen: list[dict[str, Any]] = []
+    _observe_connects(engine, seen, refuse=[])
+
+    for _ in range(2):
+        with engine.connect() as conn:
+            conn.execute(select(1))
+        engine.dispose()
+
+    assert [p["password"] for p in seen] == ["token-1", "token-1"]
     engine.dispose()
 
 
