@@ -66,7 +66,7 @@ def set_up(setup: str | None) -> str | None:
     return str(created["id"])
 
 
-def build(request: dict[str, Any], upload_id: str | None) -> dict[str, Any]:
+def build(request: dict[str, Any], upload_id: str | None, sub: str = "alice") -> dict[str, Any]:
     path = request["path"].replace("{id}", upload_id or "")
     route = "/uploads/<upload_id>" if path.startswith("/uploads/") else None
     if path.endswith("/complete"):
@@ -76,7 +76,7 @@ def build(request: dict[str, Any], upload_id: str | None) -> dict[str, Any]:
         path,
         body=request.get("body"),
         query=request.get("query"),
-        sub="alice",
+        sub=sub,
         route=route,
     )
     if "raw_body" in request:
@@ -120,6 +120,12 @@ def test_hostile_request(name, api, landing_logs, request):
         assert stored.isprintable() and "\x00" not in stored
     if "listed" in case:
         assert len(body.get("uploads", body.get("objects", []))) == case["listed"]
+        if case["listed"] == 0 and (case.get("setup") or "").startswith("bob-"):
+            # Not vacuous: the same request from bob lists what alice must not see, so an empty
+            # answer to alice is the owner check at work, not a query that could never match.
+            mine = handler(build(case["request"], upload_id, sub="bob"), local_context("UploadsFunction"))
+            listed = json.loads(mine["body"])
+            assert len(listed.get("uploads", listed.get("objects", []))) >= 1, listed
     if "upload_status" in case:
         assert body["status"] == case["upload_status"]
     # A client's mistake is answered, not treated as our failure: no error line, no traceback.
