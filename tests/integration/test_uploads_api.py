@@ -169,6 +169,9 @@ def test_another_owner_sees_404_and_an_empty_list(alice):
     assert (status, body["error"]["code"]) == (404, "not_found")
     assert bob.call("GET", "/uploads")[1] == {"uploads": [], "next_cursor": None}
     assert bob.call("POST", f"/uploads/{created['id']}/complete", body={"parts": []})[0] in (400, 404)
+    # Pinned: the body is judged before the upload is looked up, so bob learns nothing about it.
+    status, body, _ = bob.call("POST", f"/uploads/{created['id']}/complete", body={"parts": []})
+    assert (status, body["error"]["code"]) == (400, "invalid_parts")
     assert (
         bob.call(
             "POST", f"/uploads/{created['id']}/complete", body={"parts": [{"part_number": 1, "etag": "x"}]}
@@ -347,6 +350,15 @@ def test_sample_events_go_through_the_handler(api_s3, name, status):
     assert response["statusCode"] == status
     owners = {row["owner"] for row in upload_rows()}
     assert owners <= {"5b7c9a4e-1f2d-4c3b-9a8e-7d6c5b4a3f21"}
+    # Not vacuous: a create wrote exactly one row for the sample's caller; nothing else wrote any.
+    written = [row["owner"] for row in upload_rows()]
+    assert written == (["5b7c9a4e-1f2d-4c3b-9a8e-7d6c5b4a3f21"] if status == 201 else [])
+    body = json.loads(response["body"])
+    if status == 404:
+        assert body["error"]["code"] == "not_found"
+    elif status == 200:
+        listed = {"uploads-list.json": "uploads", "uploads-objects.json": "objects"}[name]
+        assert body == {listed: [], "next_cursor": None}
 
 
 def test_sample_schedule_event_runs_the_expiry_pass(api_s3):

@@ -385,3 +385,57 @@ def test_redeliveries_racing_the_expiry_pass_all_end_uploaded(api, s3, per_worke
     linked = rows("SELECT count(*) AS n FROM objects WHERE upload_id IS NOT NULL")
     assert linked == [{"n": len(announced)}]
     assert rows("SELECT count(*) AS n FROM object_events") == [{"n": len(announced)}]
+
+
+def set_expiry(upload_id: str, sql_instant: str, **params: object) -> None:
+    with db.require_engine().begin() as conn:
+        conn.execute(
+            text(f"UPDATE uploads SET expires_at = {sql_instant} WHERE id = CAST(:id AS uuid)"),
+            {"id": upload_id, **params},
+        )
+
+
+def test_upload_grace_boundary_on_a_fixed_clock(api):
+    """UPLOAD_GRACE exactly: pending through expiry + grace, expired from just past it (no wall clock)."""
+    from datetime import timedelta
+
+    from landing.db.models import Upload
+    from landing.db.uow import unit_of_work
+
+    upload = announce(api)
+    expired_at = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    set_expiry(upload["id"], ":at", at=expired_at)
+    grace = timedelta(seconds=get_settings().upload_grace_s)
+    assert grace > timedelta(seconds=1)  # the cases below are apart only if there is a grace
+    inside = [
+        expired_at + timedelta(seconds=1),
+        expired_at + grace - timedelta(seconds=1),
+        expired_at + grace,
+    ]
+    just_past = expired_at + grace + timedelta(milliseconds=1)
+
+    for now in inside:
+        with unit_of_work() as session:
+            row = session.get(Upload, upload["id"])
+            assert row is not None and not lifecycle.is_due(row, now), now
+            assert lifecycle.expire_due(session, now, upload_id=row.id) == 0, now
+        assert upload_row(upload["id"])["status"] == "pending"
+
+    with unit_of_work() as session:
+        row = session.get(Upload, upload["id"])
+        assert row is not None and lifecycle.is_due(row, just_past)
+        assert lifecycle.expire_due(session, just_past, upload_id=row.id) == 1
+    assert upload_row(upload["id"])["status"] == "expired"
+
+
+def test_inside_the_grace_the_schedule_and_get_leave_the_upload_pending_just_past_they_expire(api, s3):
+    inside, past = announce(api), announce(api)
+    grace = get_settings().upload_grace_s
+    # Presign expired long ago but the grace has two minutes left (minutes, so a slow run cannot
+    # cross it); the other's grace ran out a second ago (time only moves it further past).
+    set_expiry(inside["id"], "now() - make_interval(secs => :s)", s=grace - 120)
+    set_expiry(past["id"], "now() - make_interval(secs => :s)", s=grace + 1)
+
+    assert run_schedule()["expired"] == 1
+    assert api.get(inside["id"])[1]["status"] == "pending"
+    assert [upload_row(u["id"])["status"] for u in (inside, past)] == ["pending", "expired"]
