@@ -17,6 +17,7 @@ from landing.db.uow import statement_budget_ms, unit_of_work
 from landing.handlers.ingest import handler
 from landing.lambda_context import local_context
 from tests.faults.conftest import APP_PASSWORD, APP_USER, DATABASE, row_locked, table_state
+from tests.support.clock import stop_context_clock
 from tests.support.events import s3_event, s3_record, sqs_event
 
 WAITING_ON_LOCK = (
@@ -39,10 +40,12 @@ def _ms(setting: str) -> int:
     [(60.0, 5000, 5000), (5.0, 3400, 3500), (3.0, 2000, 2000), (0.5, 2000, 2000)],
 )
 def test_statement_and_lock_timeouts_follow_the_remaining_time_with_a_2s_floor(
-    remaining_s, low_ms, high_ms, fault_db, bind_landing
+    remaining_s, low_ms, high_ms, fault_db, bind_landing, monkeypatch
 ):
     """The server-side bounds actually in force inside the unit of work, read back with SHOW."""
     bind_landing()
+    # Stopped, so a slow connect on a busy machine cannot eat into the remaining time being checked.
+    stop_context_clock(monkeypatch)
     context = local_context("IngestFunction", timeout_s=remaining_s)
     with unit_of_work(context) as session:
         lock = _ms(session.execute(text("SHOW lock_timeout")).scalar_one())

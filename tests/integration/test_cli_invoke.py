@@ -15,6 +15,7 @@ import pytest
 from landing import cli
 from landing.local import events, invoke
 from tests.conftest import rows
+from tests.support.clock import stop_context_clock
 from tests.support.events import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,12 +213,19 @@ def test_handler_timeout_and_memory_come_from_the_template():
     assert (migrate.handler, migrate.timeout_s) == ("landing.handlers.migrate.handler", 300.0)
 
 
-def test_the_context_looks_like_the_runtimes():
+def test_the_context_looks_like_the_runtimes(monkeypatch):
+    # The context's clock, stopped: the remaining time is exact, however long this machine pauses.
+    clock = stop_context_clock(monkeypatch)
     context = invoke.InvokeContext(function_name="IngestFunction", memory_limit_in_mb=512, timeout_s=30)
     assert context.invoked_function_arn.endswith(":function:IngestFunction")
     assert context.log_group_name == "/aws/lambda/IngestFunction"
     assert "[$LATEST]" in context.log_stream_name
     assert 29_000 < context.get_remaining_time_in_millis() <= 30_000
+    assert context.get_remaining_time_in_millis() == 30_000
+    clock.advance(12.5)
+    assert context.get_remaining_time_in_millis() == 17_500
+    clock.advance(60)
+    assert context.get_remaining_time_in_millis() == 0
     assert context.identity is None and context.client_context is None
 
 
