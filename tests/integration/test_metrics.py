@@ -11,7 +11,6 @@ from landing.handlers.ingest import handler as ingest
 from landing.handlers.uploads import handler as uploads_handler
 from landing.lambda_context import local_context
 from landing.s3.head import RetryableS3Error
-from landing.uploads import presign
 from tests.faults.test_head_object_faults import s3_outage
 from tests.integration.test_uploads_lifecycle import make_due
 from tests.support.api import Api
@@ -92,14 +91,10 @@ def test_a_failed_direct_invocation_counts_one_failure_and_writes_nothing(capsys
 
 
 def test_uploads_count_requests_and_expiries(capsys):
-    presign.s3_client.cache_clear()
-    try:
-        status, created = Api("alice").create(filename="a.txt", content_type="text/plain", size=3)
-        assert status == 201
-        assert emitted(capsys) == {"UploadsRequested": 1}
+    status, created = Api("alice").create(filename="a.txt", content_type="text/plain", size=3)
+    assert status == 201
+    assert emitted(capsys) == {"UploadsRequested": 1}
 
-        make_due(created["id"])
-        uploads_handler(load("uploads-expire-schedule.json"), local_context("UploadsFunction"))
-        assert emitted(capsys) == {"UploadsExpired": 1}
-    finally:
-        presign.s3_client.cache_clear()
+    make_due(created["id"])
+    uploads_handler(load("uploads-expire-schedule.json"), local_context("UploadsFunction"))
+    assert emitted(capsys) == {"UploadsExpired": 1}
