@@ -45,9 +45,9 @@ browser:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-	    || echo "could not install chromium: the browser tests will skip"; \
+	    || echo "could not install chromium: the browser tests will skip (in CI they fail)"; \
 	else \
-	  echo "no $(CHROMIUM), and no root apt-get to install it: the browser tests will skip"; \
+	  echo "no $(CHROMIUM), and no root apt-get to install it: the browser tests will skip (in CI they fail)"; \
 	fi
 
 ## test: lint, types, template checks, the whole suite

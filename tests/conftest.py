@@ -127,3 +127,27 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def rows(sql: str, **params: Any) -> list[dict[str, Any]]:
     with db.require_engine().connect() as conn:
         return [dict(r._mapping) for r in conn.execute(text(sql), params)]
+
+
+# In CI (.ci/run exports CI=true) nothing skips quietly: a test that cannot run there (no Chromium,
+# a stale artifact, a missing tool) is a failure that says why. strict xfails are left as they are.
+IN_CI = bool(os.environ.get("CI"))
+
+
+def _fail_skip_in_ci(report: Any) -> None:
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result())
