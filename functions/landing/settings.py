@@ -140,8 +140,16 @@ class Settings:
         "UPLOADS_ALLOW_ANONYMOUS",
         doc="accept callers without a JWT as one owner; unset: only outside Lambda or under sam local",
     )
+    anonymous_max_size: int = env(
+        "ANONYMOUS_UPLOAD_MAX_SIZE",
+        default=10 * 1024**2,
+        minimum=1,
+        doc="largest upload the anonymous owner may announce (trial mode)",
+    )
     cors_allow_origins: tuple[str, ...] = env(
-        "CORS_ALLOW_ORIGINS", default=("*",), doc="comma-separated origins the API answers"
+        "CORS_ALLOW_ORIGINS",
+        default=(),
+        doc="comma-separated origins the API answers cross-origin (named; * only outside AWS)",
     )
     aws_region: str = env("AWS_REGION", "AWS_DEFAULT_REGION", default="us-east-1", doc="AWS region")
     s3_endpoint_url: str | None = env(
@@ -226,6 +234,8 @@ def load(env_map: Mapping[str, str] | None = None) -> Settings:
     if settings.uploads_allow_anonymous is None:
         # Local runs have no authorizer; a deployed function must be told to accept anonymous callers.
         settings = replace(settings, uploads_allow_anonymous=not settings.in_lambda or settings.sam_local)
+    if "*" in settings.cors_allow_origins and settings.in_lambda and not settings.sam_local:
+        raise SettingsError("CORS_ALLOW_ORIGINS must name the web app's origins in AWS Lambda, not *")
     if settings.multipart_threshold > SINGLE_REQUEST_MAX:
         raise SettingsError("MULTIPART_THRESHOLD must be at most 5 GiB, S3's limit for one POST or PUT")
     if settings.pool_recycle_s >= 350:

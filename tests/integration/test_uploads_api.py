@@ -226,6 +226,36 @@ def test_without_authorizer_the_owner_is_anonymous(api_s3):
     assert upload_rows()[0]["owner"] == "anonymous"
 
 
+def test_anonymous_callers_are_capped_at_the_anonymous_maximum_size(api_s3, env):
+    env(ANONYMOUS_UPLOAD_MAX_SIZE="1000")
+    status, body = Api(sub=None).create(**{**TEXT, "size": 1001})
+    assert (status, body["error"]["code"]) == (413, "too_large")
+    assert upload_rows() == []
+    assert Api("alice").create(**{**TEXT, "size": 1001})[0] == 201
+
+
+def test_a_sigv4_signed_caller_owns_its_uploads_by_iam_principal(api_s3, env):
+    """AWS_IAM routes (the default deploy): the owner is the principal API Gateway verified."""
+    from landing.handlers.uploads import handler
+    from landing.lambda_context import local_context
+
+    env(UPLOADS_ALLOW_ANONYMOUS="false")
+
+    def signed(principal: str, method: str, path: str, **kwargs):
+        event = http_event(method, path, sub=None, **kwargs)
+        event["requestContext"]["authorizer"] = {"iam": {"userArn": principal, "accountId": "123456789012"}}
+        response = handler(event, local_context("UploadsFunction"))
+        return response["statusCode"], json.loads(response["body"])
+
+    role = "arn:aws:sts::123456789012:assumed-role/app/session"
+    status, created = signed(role, "POST", "/uploads", body=TEXT)
+    assert status == 201
+    assert upload_rows()[0]["owner"] == role
+    other = "arn:aws:sts::123456789012:assumed-role/other/session"
+    assert signed(other, "GET", "/uploads")[1]["uploads"] == []
+    assert [u["id"] for u in signed(role, "GET", "/uploads")[1]["uploads"]] == [created["id"]]
+
+
 def test_without_authorizer_and_anonymous_disallowed_the_api_answers_401(api_s3, env):
     env(UPLOADS_ALLOW_ANONYMOUS="false")
     status, body = Api(sub=None).create(**TEXT)
@@ -240,18 +270,37 @@ def test_owner_with_unsafe_characters_gets_a_digest_key_segment(api_s3):
     assert segments[0] == "uploads" and segments[1].startswith("h-") and len(segments) == 4
 
 
-def test_cors_headers_on_responses_and_preflight(alice):
+def test_no_cors_headers_unless_an_origin_is_named(alice):
+    """By default no browser origin may call the API cross-origin (no * fallback)."""
     _, _, headers = alice.call("POST", "/uploads", body=TEXT)
-    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in headers
 
     from landing.handlers.uploads import handler
 
     preflight = http_event("OPTIONS", "/uploads")
     preflight["headers"]["access-control-request-method"] = "POST"
     response = handler(preflight, None)
-    assert response["statusCode"] == 204
-    assert "POST" in response["headers"]["Access-Control-Allow-Methods"]
-    assert "Content-Type" in response["headers"]["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Origin" not in response.get("headers", {})
+
+
+def test_named_origins_get_cors_headers_and_others_none(env):
+    from landing.handlers.uploads import _cors
+
+    env(CORS_ALLOW_ORIGINS="https://app.example.com,https://admin.example.com")
+    config = _cors()
+    assert config is not None
+    assert (
+        config.to_dict("https://app.example.com")["Access-Control-Allow-Origin"] == "https://app.example.com"
+    )
+    assert "Content-Type" in config.to_dict("https://admin.example.com")["Access-Control-Allow-Headers"]
+    assert config.to_dict("https://evil.example") == {}
+
+
+def test_a_wildcard_origin_is_refused_in_lambda(env):
+    from landing.settings import SettingsError, load
+
+    with pytest.raises(SettingsError, match="CORS_ALLOW_ORIGINS"):
+        load({"CORS_ALLOW_ORIGINS": "*", "AWS_LAMBDA_FUNCTION_NAME": "UploadsFunction"})
 
 
 def test_unknown_route_is_a_json_404(alice):

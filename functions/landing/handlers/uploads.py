@@ -31,10 +31,11 @@ with quiet_imports():
 
 def _cors() -> CORSConfig | None:
     try:
-        origins = list(get_settings().cors_allow_origins) or ["*"]
+        origins = list(get_settings().cors_allow_origins)
     except SettingsError:
         return None  # every request answers not_configured; no origin needs to read that
-
+    # With no origin named, the "" entry matches no browser's Origin: no cross-origin access at all.
+    origins = origins or [""]
     return CORSConfig(
         allow_origin=origins[0],
         extra_origins=origins[1:] or None,
@@ -55,13 +56,18 @@ def _error(status: int, code: str, message: str) -> Response[str]:
 
 
 def _owner() -> str:
-    """The JWT authorizer's `sub` claim; "anonymous" when no authorizer ran and that is allowed."""
-    sub = app.current_event.request_context.authorizer.jwt_claim.get("sub")
+    """Who calls, as API Gateway vouched for it: the JWT authorizer's `sub` claim, else the IAM
+    principal of a SigV4-signed request (AWS_IAM routes); "anonymous" only when that is allowed."""
+    authorizer = app.current_event.request_context.authorizer
+    sub = authorizer.jwt_claim.get("sub")
     if isinstance(sub, str) and sub:
         return sub
+    principal = (authorizer.get("iam") or {}).get("userArn")
+    if isinstance(principal, str) and principal:
+        return principal
     if get_settings().uploads_allow_anonymous:
         return uploads.ANONYMOUS
-    raise UploadError(401, "unauthorized", "a JWT with a sub claim is required")
+    raise UploadError(401, "unauthorized", "a JWT with a sub claim (or a SigV4-signed request) is required")
 
 
 def _body() -> object:

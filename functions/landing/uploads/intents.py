@@ -250,6 +250,13 @@ def create(
     Nothing is written for a refused request. The row is flushed only after presigning succeeded.
     """
     intent = parse_intent(body, settings)
+    if owner == ANONYMOUS and intent.size > settings.anonymous_max_size:
+        # Everyone shares the anonymous owner: keep what one unauthenticated caller can park small.
+        raise UploadError(
+            413,
+            "too_large",
+            f"size {intent.size} is above the anonymous maximum of {settings.anonymous_max_size} bytes",
+        )
     if not settings.bucket_name:
         raise UploadError(500, "not_configured", "BUCKET_NAME is not configured")
     now = now or datetime.now(UTC)
