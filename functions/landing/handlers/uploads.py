@@ -61,10 +61,10 @@ def _owner() -> str:
     authorizer = app.current_event.request_context.authorizer
     sub = authorizer.jwt_claim.get("sub")
     if isinstance(sub, str) and sub:
-        return sub
+        return uploads.checked_owner(sub)
     principal = (authorizer.get("iam") or {}).get("userArn")
     if isinstance(principal, str) and principal:
-        return principal
+        return uploads.checked_owner(principal)
     if get_settings().uploads_allow_anonymous:
         return uploads.ANONYMOUS
     raise UploadError(401, "unauthorized", "a JWT with a sub claim (or a SigV4-signed request) is required")

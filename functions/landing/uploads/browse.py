@@ -1,4 +1,4 @@
-"""Owner-scoped, cursor-paginated API reads: the caller's uploads and the objects under their prefix."""
+"""Owner-scoped, cursor-paginated API reads: the caller's uploads and the objects those uploads wrote."""
 
 from __future__ import annotations
 
@@ -107,10 +107,11 @@ def object_view(row: Object) -> dict[str, Any]:
 def list_objects(
     session: Session, settings: Settings, owner: str, query: Mapping[str, str]
 ) -> dict[str, Any]:
-    """GET /objects?prefix=&limit=&cursor=: current (not deleted) objects under the caller's key prefix.
+    """GET /objects?prefix=&limit=&cursor=: the caller's current (not deleted) objects, by key.
 
-    ``prefix`` is matched against the full key and only narrows the caller's own area
-    (uploads/<owner>/), so it can never reach another owner's objects. Ordered by key.
+    Ownership is what the database recorded, not what a key looks like: an object is listed only
+    when it is the very key of an upload whose owner is the caller. ``prefix`` is matched against the
+    full key and only narrows the caller's own area (uploads/<owner>/).
     """
     area = uploads.owner_prefix(settings, owner)
     prefix = query.get("prefix") or ""
@@ -122,10 +123,17 @@ def list_objects(
         area = prefix
     elif not area.startswith(prefix):
         return {"objects": [], "next_cursor": None}
-    statement = select(Object).where(
-        Object.bucket == settings.bucket_name,
-        Object.key.startswith(area, autoescape=True),
-        Object.is_deleted.is_(False),
+    statement = (
+        select(Object)
+        .join(Upload, Upload.id == Object.upload_id)
+        .where(
+            Upload.owner == owner,
+            Upload.bucket == Object.bucket,
+            Upload.key == Object.key,
+            Object.bucket == settings.bucket_name,
+            Object.key.startswith(area, autoescape=True),
+            Object.is_deleted.is_(False),
+        )
     )
     if cursor is not None:
         statement = statement.where(Object.key > cursor[0])

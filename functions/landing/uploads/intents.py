@@ -33,6 +33,8 @@ MAX_EXTENSION_CHARS = 16
 MAX_METADATA_BYTES = 2048 - len(presign.UPLOAD_ID_META) - 36
 METADATA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+HASHED_OWNER = "h-"
+MAX_OWNER_CHARS = 2048
 OWNER_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 MAX_CONTENT_TYPE_CHARS = 255
 MEDIA_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
@@ -203,11 +205,22 @@ def sanitise_filename(filename: str) -> str:
     return name
 
 
+def checked_owner(owner: str) -> str:
+    """An identity the database can store and compare exactly; anything else is refused (401)."""
+    if len(owner) > MAX_OWNER_CHARS or any(unicodedata.category(c) == "Cc" for c in owner):
+        raise UploadError(401, "unauthorized", "the caller's identity is not usable as an owner")
+    return owner
+
+
 def owner_segment(owner: str) -> str:
-    """The owner as one key segment: itself when plainly safe, else a stable digest of it."""
-    if OWNER_SEGMENT.fullmatch(owner):
+    """The owner as one key segment: itself when plainly safe, else a digest of it.
+
+    The two forms never meet: a digest always starts with "h-" and an owner that itself starts with
+    "h-" is always digested, so no `sub` can name the folder another owner's digest produced.
+    """
+    if OWNER_SEGMENT.fullmatch(owner) and not owner.startswith(HASHED_OWNER):
         return owner
-    return "h-" + hashlib.sha256(owner.encode("utf-8")).hexdigest()[:40]
+    return HASHED_OWNER + hashlib.sha256(owner.encode("utf-8")).hexdigest()[:40]
 
 
 def owner_prefix(settings: Settings, owner: str) -> str:
