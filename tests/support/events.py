@@ -107,13 +107,11 @@ def eventbridge_event(
     size: int | None = 5,
     etag: str | None = "b1946ac92492d2347c6235b4d2611184",
     reason: str = "PutObject",
+    version_id: str = "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+    deletion_type: str = "Permanently Deleted",
 ) -> dict[str, Any]:
     """Shaped like https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html."""
-    obj: dict[str, Any] = {
-        "key": key,
-        "sequencer": sequencer,
-        "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
-    }
+    obj: dict[str, Any] = {"key": key, "sequencer": sequencer, "version-id": version_id}
     if detail_type == "Object Created":
         obj.update({"size": size, "etag": etag})
     detail: dict[str, Any] = {
@@ -126,7 +124,7 @@ def eventbridge_event(
         "reason": reason,
     }
     if detail_type == "Object Deleted":
-        detail["deletion-type"] = "Permanently Deleted"
+        detail["deletion-type"] = deletion_type
     return {
         "version": "0",
         "id": str(uuid.uuid4()),

@@ -157,3 +157,38 @@ def test_sqs_messages_yield_ids_and_bodies():
     ((message_id, body),) = list(s3events.sqs_messages(event))
     assert message_id == event["Records"][0]["messageId"]
     assert s3events.from_sqs_body(body).records[0].record_type == "DELETE"
+
+
+@pytest.mark.parametrize(
+    ("event_name", "version_id", "removes_version"),
+    [
+        ("ObjectRemoved:Delete", "v1", True),
+        ("LifecycleExpiration:Delete", "v1", True),
+        ("ObjectRemoved:DeleteMarkerCreated", "dm1", False),
+        ("LifecycleExpiration:DeleteMarkerCreated", "dm1", False),
+        ("ObjectRemoved:Delete", None, False),
+        ("ObjectRemoved:Delete", "null", False),
+        ("ObjectCreated:Put", "v1", False),
+    ],
+)
+def test_only_a_delete_of_a_named_version_removes_a_version(event_name, version_id, removes_version):
+    record = s3events.from_s3_notification(
+        s3_event(s3_record("k", event_name=event_name, version_id=version_id)), source="s3"
+    ).records[0]
+    assert record.removes_version is removes_version
+
+
+def test_null_version_is_stored_as_no_version():
+    record = s3events.from_s3_notification(s3_event(s3_record("k", version_id="null")), source="s3").records[
+        0
+    ]
+    assert record.version_id is None
+
+
+@pytest.mark.parametrize(
+    ("deletion_type", "removes_version"),
+    [("Permanently Deleted", True), ("Delete Marker Created", False)],
+)
+def test_eventbridge_deletion_type_says_whether_a_version_was_removed(deletion_type, removes_version):
+    event = eventbridge_event("k", detail_type="Object Deleted", version_id="v1", deletion_type=deletion_type)
+    assert s3events.from_eventbridge(event).records[0].removes_version is removes_version

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, column, func, select, tuple_
+from sqlalchemy import Executable, Table, bindparam, case, column, func, select, tuple_
 from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -66,27 +66,61 @@ def _journal_row(record: S3Record) -> dict[str, Any]:
 
 
 def _object_row(record: S3Record, head: Head | None) -> dict[str, Any]:
-    deleted = record.record_type == "DELETE"
+    """The objects row an event decides: what a reader of the key gets after it."""
+    if record.removes_version and head is not None:
+        # A version was removed for good and S3 says another one is current: the row takes that
+        # version's fields, ordered by this event's sequencer (a non-current version removed
+        # leaves the same content; only the sequencer moves, so older events stay stale).
+        return _live_row(record, head.version_id, head.size, head.e_tag, head, head.last_modified)
+    if record.record_type == "DELETE":
+        return {
+            "bucket": record.bucket,
+            "key": record.key,
+            # A delete marker's own version id; a removed version leaves no version behind it.
+            "version_id": None if record.removes_version else record.version_id,
+            "sequence_number": record.sequencer,
+            "size": None,
+            "e_tag": None,
+            "content_type": None,
+            "storage_class": None,
+            "user_metadata": None,
+            "checksum_algorithm": None,
+            "last_modified_date": None,
+            "is_deleted": True,
+            "deleted_at": _iso(record.event_time),
+        }
+    last_modified = head.last_modified if head else record.event_time
+    return _live_row(record, record.version_id, record.size, record.e_tag, head, last_modified)
+
+
+def _live_row(
+    record: S3Record,
+    version_id: str | None,
+    size: int | None,
+    e_tag: str | None,
+    head: Head | None,
+    last_modified: datetime | None,
+) -> dict[str, Any]:
     return {
         "bucket": record.bucket,
         "key": record.key,
-        "version_id": record.version_id,
+        "version_id": version_id,
         "sequence_number": record.sequencer,
-        "size": record.size,
-        "e_tag": record.e_tag,
+        "size": size,
+        "e_tag": e_tag,
         "content_type": head.content_type if head else None,
         "storage_class": head.storage_class if head else None,
         "user_metadata": head.user_metadata if head else None,
         "checksum_algorithm": head.checksum_algorithm if head else None,
-        "last_modified_date": None if deleted else _iso(head.last_modified if head else record.event_time),
-        "is_deleted": deleted,
-        "deleted_at": _iso(record.event_time) if deleted else None,
+        "last_modified_date": _iso(last_modified),
+        "is_deleted": False,
+        "deleted_at": None,
     }
 
 
-def _rank(record: S3Record) -> tuple[str, bool]:
-    """The ordering rule, also enforced in SQL: greater sequencer wins; on a tie, the DELETE wins."""
-    return (record.sequencer, record.record_type == "DELETE")
+def _rank(row: Mapping[str, Any]) -> tuple[str, bool]:
+    """The ordering rule, also enforced in SQL: greater sequencer wins; on a tie, the tombstone wins."""
+    return (row["sequence_number"], row["is_deleted"])
 
 
 def _rowset(name: str, table: Table, columns: Sequence[str]) -> TableValuedAlias:
@@ -115,10 +149,22 @@ def _write_statement() -> Executable:
         .cte("journalled")
     )
     upsert = insert(objects).from_select(OBJECT_COLUMNS, select(*object_rows.c))
+    # A removed non-current version only moves the row's sequencer: what a reader gets is the same,
+    # so updated_at (when the content last changed) stays.
+    content = ("version_id", "size", "e_tag", "is_deleted")
+    touched = case(
+        (
+            tuple_(*(objects.c[name] for name in content)).is_distinct_from(
+                tuple_(*(upsert.excluded[name] for name in content))
+            ),
+            func.now(),
+        ),
+        else_=objects.c.updated_at,
+    )
     objects_upsert = (
         upsert.on_conflict_do_update(
             index_elements=[objects.c.bucket, objects.c.key],
-            set_={**{name: upsert.excluded[name] for name in DECIDED_COLUMNS}, "updated_at": func.now()},
+            set_={**{name: upsert.excluded[name] for name in DECIDED_COLUMNS}, "updated_at": touched},
             where=tuple_(objects.c.sequence_number, objects.c.is_deleted)
             < tuple_(upsert.excluded.sequence_number, upsert.excluded.is_deleted),
         )
@@ -151,16 +197,19 @@ def record_events(
         return WriteResult(0, 0, 0)
     heads = heads or {}
     journal = {r.identity: _journal_row(r) for r in records}
-    # One statement cannot upsert the same row twice: pick each key's newest event here; the
+    # One statement cannot upsert the same row twice: pick each key's newest row here; the
     # database still decides between it and what is already stored.
-    newest: dict[tuple[str, str], S3Record] = {}
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
+        if record.removes_version and record.identity not in heads:
+            continue  # nobody asked S3 what is current now: journal it, leave the row to others
+        row = _object_row(record, heads.get(record.identity))
         current = newest.get((record.bucket, record.key))
-        if current is None or _rank(record) > _rank(current):
-            newest[(record.bucket, record.key)] = record
+        if current is None or _rank(row) > _rank(current):
+            newest[(record.bucket, record.key)] = row
     params = {
         "event_rows": [journal[identity] for identity in sorted(journal)],
-        "object_rows": [_object_row(r, heads.get(r.identity)) for _, r in sorted(newest.items())],
+        "object_rows": [row for _, row in sorted(newest.items())],
     }
     # A Core statement: run it on the session's connection, skipping the ORM's execution layer.
     journalled, applied = session.connection().execute(WRITE_EVENTS, params).one()

@@ -32,6 +32,9 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 CREATE_PREFIXES = ("ObjectCreated:",)
 DELETE_PREFIXES = ("ObjectRemoved:", "LifecycleExpiration:")
 EVENTBRIDGE_TYPES: dict[str, RecordType] = {"Object Created": "CREATE", "Object Deleted": "DELETE"}
+# A delete that hides the key behind a delete marker (notification suffix / EventBridge deletion-type).
+DELETE_MARKER_SUFFIX = ":DeleteMarkerCreated"
+EVENTBRIDGE_DELETE_MARKER = "Delete Marker Created"
 
 
 class InvalidEvent(ValueError):
@@ -56,6 +59,9 @@ class S3Record:
     e_tag: str | None
     request_id: str | None
     source: Source
+    # A permanent delete of one version (ObjectRemoved:Delete / LifecycleExpiration:Delete with a
+    # version id): what a reader gets afterwards must be learnt from S3, it is not a tombstone.
+    removes_version: bool = False
 
     @property
     def identity(self) -> Identity:
@@ -149,6 +155,17 @@ def _optional_str(raw: object, name: str) -> str | None:
     return _text(raw, name)
 
 
+def _version(raw: object, name: str) -> str | None:
+    """A version id; "null" (the version of writes to an unversioned bucket) is stored as no version,
+    as reconcile's listing stores it, so both sides describe such an object the same way."""
+    value = _optional_str(raw, name)
+    return None if value == "null" else value
+
+
+def _removes_version(record_type: RecordType, version_id: str | None, marker: bool) -> bool:
+    return record_type == "DELETE" and version_id is not None and not marker
+
+
 def _etag(raw: object) -> str | None:
     value = _optional_str(raw, "eTag")
     return value.strip('"') if value else None
@@ -213,6 +230,7 @@ def _from_s3_record(raw: Mapping[str, Any], source: Source) -> S3Record | None:
     response = raw.get("responseElements")
     response = response if isinstance(response, Mapping) else {}
     event_time = parse_time(raw.get("eventTime"))
+    version_id = _version(obj.get("versionId"), "versionId")
     return S3Record(
         bucket=_bucket(bucket.get("name")),
         key=decode_key(obj.get("key")),
@@ -220,12 +238,13 @@ def _from_s3_record(raw: Mapping[str, Any], source: Source) -> S3Record | None:
         record_type=record_type,
         event_time=event_time,
         sequencer=normalise_sequencer(obj.get("sequencer"), event_time),
-        version_id=_optional_str(obj.get("versionId"), "versionId"),
+        version_id=version_id,
         # moto (and nothing real) puts size/eTag on deletes; a delete never carries them here.
         size=_size(obj.get("size")) if record_type == "CREATE" else None,
         e_tag=_etag(obj.get("eTag")) if record_type == "CREATE" else None,
         request_id=_optional_str(response.get("x-amz-request-id"), "x-amz-request-id"),
         source=source,
+        removes_version=_removes_version(record_type, version_id, event_name.endswith(DELETE_MARKER_SUFFIX)),
     )
 
 
@@ -239,6 +258,8 @@ def from_eventbridge(payload: Mapping[str, Any], source: Source = "eventbridge")
     obj = _mapping(detail.get("object"), "detail.object")
     bucket = _mapping(detail.get("bucket"), "detail.bucket")
     event_time = parse_time(event.get("time"))
+    version_id = _version(obj.get("version-id"), "version-id")
+    marker = detail.get("deletion-type") == EVENTBRIDGE_DELETE_MARKER
     return Parsed(
         (
             S3Record(
@@ -250,11 +271,12 @@ def from_eventbridge(payload: Mapping[str, Any], source: Source = "eventbridge")
                 record_type=record_type,
                 event_time=event_time,
                 sequencer=normalise_sequencer(obj.get("sequencer"), event_time),
-                version_id=_optional_str(obj.get("version-id"), "version-id"),
+                version_id=version_id,
                 size=_size(obj.get("size")) if record_type == "CREATE" else None,
                 e_tag=_etag(obj.get("etag")) if record_type == "CREATE" else None,
                 request_id=_optional_str(detail.get("request-id"), "request-id"),
                 source=source,
+                removes_version=_removes_version(record_type, version_id, marker),
             ),
         )
     )

@@ -1,4 +1,4 @@
-"""HeadObject enrichment for creates: plain data in, plain data out, safe to run in worker threads."""
+"""HeadObject for creates (enrichment) and version deletes (what is current now): plain data, thread-safe."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ class Head:
     storage_class: str
     checksum_algorithm: str | None
     last_modified: datetime | None
+    # What a version delete learns about the version that is current now.
+    version_id: str | None = None
+    size: int | None = None
 
 
 @cache
@@ -59,7 +62,10 @@ def head(bucket: str, key: str, version_id: str | None, expected_etag: str | Non
     e_tag = str(response.get("ETag") or "").strip('"') or None
     if expected_etag and e_tag != expected_etag:
         return None  # overwritten since the event: this answer describes another object
+    version = response.get("VersionId")
     return Head(
+        version_id=None if version in (None, "", "null") else str(version),
+        size=response.get("ContentLength"),
         e_tag=e_tag,
         content_type=response.get("ContentType"),
         user_metadata=dict(response.get("Metadata") or {}),
@@ -74,12 +80,23 @@ def head(bucket: str, key: str, version_id: str | None, expected_etag: str | Non
 HeadOutcome = Head | None | RetryableS3Error
 
 
+def needs_head(record: S3Record) -> bool:
+    return record.record_type == "CREATE" or record.removes_version
+
+
 def head_many(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
-    """HEAD every create, in a small thread pool when there are several; failures are returned."""
-    creates = {r.identity: r for r in records if r.record_type == "CREATE"}
+    """HEAD every create and version delete, in a small thread pool when there are several.
+
+    A create asks for its own version and eTag; a version delete asks for no version, i.e. for
+    whatever a reader of the key gets now (None: nothing, the key is gone or hidden by a delete
+    marker). Failures are returned, not raised.
+    """
+    creates = {r.identity: r for r in records if needs_head(r)}
 
     def one(record: S3Record) -> HeadOutcome:
         try:
+            if record.removes_version:
+                return head(record.bucket, record.key, None, None)
             return head(record.bucket, record.key, record.version_id, record.e_tag)
         except RetryableS3Error as error:
             return error
