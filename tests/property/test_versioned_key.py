@@ -70,7 +70,7 @@ def deliver(batch: list[dict[str, Any]], via_sqs: bool, context: Any) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(operations, st.data())
-def test_the_row_converges_on_what_head_object_says(s3, lambda_context, ops, data):
+def test_the_row_converges_on_what_head_object_says(s3, clean_db, lambda_context, ops, data):
     bucket = f"versioned-{next(_buckets)}"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
