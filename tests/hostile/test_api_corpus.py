@@ -49,13 +49,13 @@ def set_up(setup: str | None) -> str | None:
     status, created = Api(owner).create(**(BIG if "multipart" in kind else TEXT))
     assert status == 201, created
     with db.require_engine().begin() as conn:
-        # An object under the owner's prefix too, so a listing that leaked would show it.
+        # The upload's object too (linked as ingest links it), so a listing that leaked would show it.
         conn.execute(
             text(
-                "INSERT INTO objects (bucket, key, sequence_number, size, is_deleted) "
-                "VALUES ('example-bucket', :key, '01', 1, false)"
+                "INSERT INTO objects (bucket, key, sequence_number, size, is_deleted, upload_id) "
+                "VALUES ('example-bucket', :key, '01', 1, false, :upload_id)"
             ),
-            {"key": created["key"]},
+            {"key": created["key"], "upload_id": uuid.UUID(created["id"])},
         )
         if kind.endswith("expired"):
             # Past its presign expiry and the grace a late S3 event gets: due for expiry.
