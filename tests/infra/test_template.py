@@ -292,6 +292,21 @@ def test_uploads_api_routes_reach_the_uploads_function():
         }
         assert route["AuthorizerId"]["Fn::If"][1] == {"Ref": "UploadsApiAuthorizer"}
     assert props("UploadsApi")["ProtocolType"] == "HTTP"
+
+
+def test_sam_local_start_api_reads_the_http_api_routes():
+    """SAM CLI picks one API reader by the first API-shaped resource: it must be the ApiGatewayV2 one,
+    or `sam local start-api` sees only the functions' (absent) Api events and serves nothing."""
+    api_shaped = {
+        "AWS::Serverless::Function",
+        "AWS::Serverless::Api",
+        "AWS::Serverless::HttpApi",
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Route",
+    }
+    first = next(r["Type"] for r in cfn.template()["Resources"].values() if r["Type"] in api_shaped)
+    assert first == "AWS::ApiGatewayV2::Api"
     permission = props("UploadsApiInvokePermission")
     assert permission["FunctionName"] == {"Ref": "UploadsFunction"}
     assert permission["Principal"] == "apigateway.amazonaws.com"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import ssl
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, make_url, text
 
@@ -58,12 +63,18 @@ class Stack:
         }
         return create_engine(host_url), variables
 
+    def env_file(self, variables: dict[str, str]) -> Path:
+        """An --env-vars file: the same variables for every function."""
+        path = self.work / f"env-{len(list(self.work.glob('env-*.json')))}.json"
+        path.write_text(json.dumps({"Parameters": variables}))
+        return path
+
     def invoke(
         self, function: str, event: Path, variables: dict[str, str], build_dir: Path | None = None
     ) -> sam.Invocation:
-        env_vars = {"Parameters": variables}
+        env_file = self.env_file(variables)
         return sam.invoke(
-            os.environ["SAM"], build_dir or self.build_dir, function, event, env_vars, self.gateway, self.work
+            os.environ["SAM"], build_dir or self.build_dir, function, event, env_file, self.gateway
         )
 
 
@@ -84,6 +95,8 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
     s3 = ThreadedMotoServer(ip_address=gateway, port=moto_server.free_port(), verbose=False)
     s3.start()
+    s3_endpoint = f"http://{gateway}:{s3._server.port}"  # type: ignore[attr-defined]
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
     cloudformation = stack.CloudFormationEndpoint(gateway)
     for function in FUNCTIONS:
         shutil.copy(ca, build_dir / function / CA_IN_ARTIFACT)
@@ -95,7 +108,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             server_url,
             tls_forwarder.port,
             plain_forwarder.port,
-            f"http://{gateway}:{s3._server.port}",  # type: ignore[attr-defined]
+            s3_endpoint,
             cloudformation,
         )
     finally:
@@ -217,7 +230,6 @@ def test_eventbridge_sample_events_record_create_and_delete(local, database):
 def test_created_object_is_described_by_head_object_from_inside_the_container(local, database):
     engine, variables = database
     s3 = boto3.client("s3", endpoint_url=local.s3_endpoint, region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
     key = "incoming/sam local.json"
     put = s3.put_object(
         Bucket=BUCKET, Key=key, Body=b"{}", ContentType="application/json", Metadata={"origin": "sam-local"}
@@ -268,6 +280,64 @@ def test_a_database_that_declines_tls_fails_the_invocation(local, database):
     result = local.invoke("IngestFunction", EVENTS / "s3-put.json", {**variables, "DATABASE_URL": plain})
     assert result.failed
     assert "SSL" in json.dumps(result.response) or "TLS" in json.dumps(result.response), result.response
+
+
+@pytest.fixture(scope="module")
+def api(local: Stack, database: tuple[Engine, dict[str, str]]) -> Iterator[str]:
+    """The uploads API served by `sam local start-api` from the template's ApiGatewayV2 routes."""
+    port = moto_server.free_port()
+    log_path = local.work / "start-api.log"
+    with log_path.open("w") as log:
+        process = sam.start_api(
+            os.environ["SAM"], local.build_dir, local.env_file(database[1]), local.gateway, port, log
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(240):
+                assert process.poll() is None, log_path.read_text()
+                with contextlib.suppress(requests.ConnectionError):
+                    requests.get(f"{url}/none", timeout=60)
+                    break
+                time.sleep(0.5)
+            yield url
+        finally:
+            # SIGINT, as a developer's Ctrl+C: SAM removes its warm containers on the way out.
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_start_api_serves_every_uploads_route_through_the_function(api, database):
+    engine, _ = database
+    # A multipart upload (announced above the 100 MiB threshold) is the one that can be aborted.
+    created = requests.post(
+        f"{api}/uploads",
+        json={"filename": "big.bin", "content_type": "application/octet-stream", "size": 200 * 1024**2},
+        timeout=120,
+    )
+    assert created.status_code == 201, created.text
+    upload = created.json()
+    assert upload["parts"]
+
+    listed = requests.get(f"{api}/uploads", timeout=120)
+    assert listed.status_code == 200, listed.text
+    assert upload["id"] in json.dumps(listed.json())
+    fetched = requests.get(f"{api}/uploads/{upload['id']}", timeout=120)
+    assert (fetched.status_code, fetched.json()["status"]) == (200, "pending"), fetched.text
+    # Answered by the function (its error document), not by API Gateway's own 404.
+    completed = requests.post(f"{api}/uploads/{upload['id']}/complete", json={"parts": []}, timeout=120)
+    assert (completed.status_code, completed.json()["error"]["code"]) == (400, "invalid_parts"), (
+        completed.text
+    )
+    aborted = requests.delete(f"{api}/uploads/{upload['id']}", timeout=120)
+    assert aborted.status_code == 200, aborted.text
+    objects = requests.get(f"{api}/objects", timeout=120)
+    assert objects.status_code == 200, objects.text
+
+    (row,) = rows(engine, "SELECT status, owner FROM uploads WHERE id = :id", id=upload["id"])
+    assert row == {"status": "expired", "owner": "anonymous"}
 
 
 def break_artifact(local: Stack, damage: Callable[[Path], None]) -> Path:
