@@ -83,6 +83,9 @@ class Upload(Base):
     multipart_upload_id: Mapped[str | None] = mapped_column(Text)
     size: Mapped[int | None] = mapped_column(BigInteger)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
+    # The object body the upload was decided on; bytes sent again to the key are a replay.
+    e_tag: Mapped[str | None] = mapped_column(Text)
+    version_id: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         UniqueConstraint("bucket", "key", name="uq_uploads_bucket_key"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -25,7 +26,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session, SessionTransaction
 
 from landing.db.models import Object, Upload
-from landing.observability import logger
+from landing.observability import logger, metrics
 from landing.s3.clients import s3_client
 from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head
@@ -116,25 +117,63 @@ def on_recorded(session: Session, records: Sequence[S3Record], heads: Mapping[Id
             uploads.c.content_type,
             uploads.c.max_size,
             uploads.c.status,
+            uploads.c.e_tag,
+            uploads.c.version_id,
         )
         .where(tuple_(uploads.c.bucket, uploads.c.key).in_(sorted(newest)))
         .order_by(uploads.c.id)
+        # Locked, so an invocation deciding the same upload concurrently commits first and this
+        # one sees the decision (and the accepted body) instead of a stale "pending".
+        .with_for_update(of=uploads)
     ).all()
     if not announced:
         return 0
     decisions = []
+    replays = 0
     for upload in announced:
         record = newest[(upload.bucket, upload.key)]
+        head = heads.get(record.identity)
+        written = _written(record, head)
         if upload.status == "rejected":
             # The key is dead: a redelivered event, or bytes sent again through the same presigned
             # request, must not leave an object behind (a failed earlier delete is retried here too).
-            _delete_after_commit(session, ObjectVersion(record.bucket, record.key, record.version_id))
-        head = heads.get(record.identity)
+            _delete_after_commit(session, written)
+            continue
+        if upload.status not in OPEN_STATUSES:
+            if is_replay(upload.e_tag, upload.version_id, record.e_tag, written.version_id) and _removable(
+                session, record, written
+            ):
+                replays += 1
+                logger.warning(
+                    "bytes sent again to a decided upload's key: that version is removed",
+                    extra={
+                        "upload_id": str(upload.id),
+                        "key": upload.key,
+                        "version_id": written.version_id,
+                        "e_tag": record.e_tag,
+                    },
+                )
+                _delete_after_commit(session, written)
+            continue
         reason = violation(upload.id, upload.method, upload.content_type, upload.max_size, record.size, head)
         status = "rejected" if reason else "uploaded"
         decisions.append(
-            (upload.id, upload.bucket, upload.key, status, record.size, reason, record.event_time)
+            (
+                upload.id,
+                upload.bucket,
+                upload.key,
+                status,
+                record.size,
+                reason,
+                record.event_time,
+                record.e_tag,
+                written.version_id,
+            )
         )
+    if replays:
+        metrics.add_metric(name="UploadReplaysRemoved", unit=MetricUnit.Count, value=replays)
+    if not decisions:
+        return 0
     changed = _decide(session, decisions)
     for row in changed:
         if row.status == "rejected":
@@ -143,8 +182,46 @@ def on_recorded(session: Session, records: Sequence[S3Record], heads: Mapping[Id
                 "upload rejected",
                 extra={"upload_id": str(row.id), "key": row.key, "reason": row.rejection_reason},
             )
-            _delete_after_commit(session, ObjectVersion(record.bucket, record.key, record.version_id))
+            _delete_after_commit(session, _written(record, heads.get(record.identity)))
     return len(changed)
+
+
+def _written(record: S3Record, head: Head | None) -> ObjectVersion:
+    """The version a create wrote: the event's, or HeadObject's when the event named none."""
+    return ObjectVersion(record.bucket, record.key, record.version_id or (head.version_id if head else None))
+
+
+def _removable(session: Session, record: S3Record, written: ObjectVersion) -> bool:
+    """Whether deleting the replay can only remove the replayed bytes.
+
+    With a version id the delete names that version, never the accepted one. Without (an
+    unversioned bucket) it removes whatever the key holds now: only when the catalog says that
+    is the replay (it won the ordering); an older write arriving late was overwritten already.
+    """
+    if written.version_id is not None:
+        return True
+    current = session.execute(
+        select(objects.c.e_tag).where(
+            objects.c.bucket == record.bucket, objects.c.key == record.key, objects.c.is_deleted.is_(False)
+        )
+    ).scalar_one_or_none()
+    return current is not None and current == record.e_tag
+
+
+def is_replay(
+    e_tag: str | None, version_id: str | None, written_e_tag: str | None, written_version: str | None
+) -> bool:
+    """Whether a create for a decided upload's key wrote another body than the one decided on.
+
+    Versions are compared when both are known (the same bytes sent again are still a new
+    version); otherwise eTags (an unversioned bucket). An upload decided before its body was
+    recorded (e_tag and version_id NULL) has nothing to compare with and is left alone.
+    """
+    if version_id is not None and written_version is not None:
+        return written_version != version_id
+    if e_tag is not None:
+        return written_e_tag != e_tag
+    return False
 
 
 def _decide(session: Session, decisions: list[tuple[Any, ...]]) -> list[Any]:
@@ -158,6 +235,8 @@ def _decide(session: Session, decisions: list[tuple[Any, ...]]) -> list[Any]:
             column("size", BigInteger),
             column("reason", Text),
             column("completed_at", DateTime(timezone=True)),
+            column("e_tag", Text),
+            column("version_id", Text),
             name="decided",
         )
         .data(decisions)
@@ -182,6 +261,8 @@ def _decide(session: Session, decisions: list[tuple[Any, ...]]) -> list[Any]:
             size=decided.c.size,
             rejection_reason=decided.c.reason,
             completed_at=decided.c.completed_at,
+            e_tag=decided.c.e_tag,
+            version_id=decided.c.version_id,
         )
         .returning(
             uploads.c.id, uploads.c.bucket, uploads.c.key, uploads.c.status, uploads.c.rejection_reason
