@@ -123,7 +123,16 @@ class Settings:
         "MULTIPART_PART_SIZE", default=16 * 1024**2, minimum=5 * 1024**2, doc="bytes per part"
     )
     presign_expires_s: int = env(
-        "PRESIGN_EXPIRES", default=900, minimum=1, doc="lifetime of presigned URLs, seconds"
+        "PRESIGN_EXPIRES",
+        default=300,
+        minimum=1,
+        doc="lifetime of a presigned POST or PUT, seconds (S3 checks it when the upload starts)",
+    )
+    multipart_presign_expires_s: int = env(
+        "MULTIPART_PRESIGN_EXPIRES",
+        default=3600,
+        minimum=1,
+        doc="lifetime of multipart part URLs, seconds (each part must start within it)",
     )
     upload_grace_s: int = env(
         "UPLOAD_GRACE",

@@ -4,6 +4,8 @@ and is what `landing serve` publishes; every answer the API tests see is checked
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 
@@ -42,7 +44,10 @@ def alice(s3, clean_db):
 def test_every_success_shape_is_exercised(alice):
     status, post = alice.create(filename="a.txt", content_type="text/plain", size=5)
     assert status == 201 and post["method"] == "POST"
-    status, put = alice.create(filename="b.txt", content_type="text/plain", size=5, method="PUT")
+    checksum = base64.b64encode(hashlib.sha256(b"hello").digest()).decode()
+    status, put = alice.create(
+        filename="b.txt", content_type="text/plain", size=5, method="PUT", checksum_sha256=checksum
+    )
     assert status == 201 and put["method"] == "PUT"
     status, multipart = alice.create(
         filename="big.bin", content_type="application/octet-stream", size=200 * 1024**2

@@ -72,7 +72,8 @@ def test_create_returns_201_and_writes_one_pending_row(alice):
         "POST",
         {"dept": "finance"},
     )
-    assert row["expires_at"] - row["created_at"] == timedelta(seconds=900)
+    # Long enough to start sending, short enough that the form is not replayable for long.
+    assert row["expires_at"] - row["created_at"] == timedelta(seconds=300)
     assert row["completed_at"] is None and row["size"] is None
     assert body["expires_at"] == row["expires_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -437,3 +438,17 @@ def test_polling_a_pending_upload_that_is_not_due_sends_no_update(alice):
         event.remove(db.require_engine(), "before_cursor_execute", record)
     # Lazy expiry only runs its UPDATE for an upload that is due: a poll is one SELECT.
     assert sent and not [s for s in sent if s.lstrip().upper().startswith("UPDATE")]
+
+
+def test_multipart_part_urls_live_longer_than_a_post(alice):
+    _, body = alice.create(filename="big.bin", content_type="application/octet-stream", size=200 * 1024**2)
+    (row,) = [r for r in upload_rows() if str(r["id"]) == body["id"]]
+    assert row["expires_at"] - row["created_at"] == timedelta(seconds=3600)
+    query = parse_qs(urlparse(body["parts"][0]["url"]).query)
+    assert query["X-Amz-Expires"] == ["3600"]
+
+
+def test_put_without_a_checksum_is_not_offered(alice):
+    status, body = alice.create(**TEXT, method="PUT")
+    assert (status, body["error"]["code"]) == (400, "checksum_required")
+    assert upload_rows() == []

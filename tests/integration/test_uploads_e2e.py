@@ -173,7 +173,10 @@ def test_multipart_abort_end_to_end(live, small_multipart):
 
 def test_tampered_put_is_rejected_and_its_object_deleted(live):
     api = Api("alice")
-    _, upload = api.create(filename="a.txt", content_type="text/plain", size=5, method="PUT")
+    checksum = base64.b64encode(hashlib.sha256(b"hello").digest()).decode()
+    _, upload = api.create(
+        filename="a.txt", content_type="text/plain", size=5, method="PUT", checksum_sha256=checksum
+    )
 
     # moto does not check signed headers: a tampered client gets more bytes and another type in.
     sent = requests.put(
@@ -207,3 +210,46 @@ def test_redelivered_notification_after_completion_changes_nothing(live):
     assert all(r["batchItemFailures"] == [] for r in results)
     assert before["status"] == "uploaded" and api.get(upload["id"])[1] == before
     assert rows("SELECT count(*) AS n FROM object_events WHERE key = :k", k=upload["key"]) == [{"n": 1}]
+
+
+def _post_twice(live: Live, first: bytes, second: bytes) -> tuple[Api, dict[str, Any]]:
+    """One presigned POST form sent twice (a replay), each followed by ingest of its notification."""
+    api = Api("alice")
+    _, upload = api.create(filename="form.txt", content_type="text/plain", size=len(first))
+    for data in (first, second):
+        sent = requests.post(
+            upload["url"], data=upload["fields"], files={"file": ("form.txt", data)}, timeout=10
+        )
+        assert sent.status_code == 204, sent.text
+        live.drain()
+    return api, upload
+
+
+def test_presigned_post_sent_again_does_not_replace_the_accepted_upload(live):
+    api, upload = _post_twice(live, b"accepted", b"replayed")
+
+    status, body = api.get(upload["id"])
+    assert (status, body["status"], body["object_size"]) == (200, "uploaded", len(b"accepted"))
+    (row,) = rows("SELECT e_tag FROM uploads WHERE id = CAST(:id AS uuid)", id=upload["id"])
+    # A single-part object's eTag is the MD5 of its bytes: the upload keeps the accepted one.
+    assert row["e_tag"] == hashlib.md5(b"accepted").hexdigest()
+    # Unversioned (moto's default): the replay overwrote the accepted bytes in place; what it
+    # wrote was never checked, so it is removed, and the catalog records the removal.
+    assert not live.exists(upload["key"])
+    live.drain()
+    assert rows("SELECT is_deleted FROM objects WHERE key = :k", k=upload["key"]) == [{"is_deleted": True}]
+    journal = rows("SELECT record_type FROM object_events WHERE key = :k ORDER BY id", k=upload["key"])
+    assert [j["record_type"] for j in journal] == ["CREATE", "CREATE", "DELETE"]
+
+
+def test_presigned_post_sent_again_to_a_versioned_bucket_leaves_the_accepted_bytes_current(live):
+    live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+    api, upload = _post_twice(live, b"accepted", b"replayed")
+
+    assert api.get(upload["id"])[1]["object_size"] == len(b"accepted")
+    # moto's notifications carry no version id: the replay's version comes from HeadObject, and
+    # exactly that version is removed.
+    assert live.s3.get_object(Bucket=BUCKET, Key=upload["key"])["Body"].read() == b"accepted"
+    listed = live.s3.list_object_versions(Bucket=BUCKET, Prefix=upload["key"])
+    assert len(listed.get("Versions", [])) == 1 and not listed.get("DeleteMarkers")

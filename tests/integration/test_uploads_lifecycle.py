@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
@@ -120,7 +122,8 @@ def test_oversized_object_is_rejected_deleted_from_s3_and_the_reason_kept(api, s
 
 
 def test_put_upload_with_a_shorter_body_is_rejected(api, s3):
-    upload = announce(api, size=len(DATA), method="PUT")
+    checksum = base64.b64encode(hashlib.sha256(DATA).digest()).decode()
+    upload = announce(api, size=len(DATA), method="PUT", checksum_sha256=checksum)
     etag = put(s3, upload, DATA[:-1])
 
     run_ingest(created_event(upload, len(DATA) - 1, etag))

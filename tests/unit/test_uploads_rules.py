@@ -106,6 +106,7 @@ BAD_REQUESTS = [
     (valid(size=5 * 1024**3 + 1), 413, "too_large"),
     (valid(method="GET"), 400, "invalid_method"),
     (valid(method=1), 400, "invalid_method"),
+    (valid(method="PUT"), 400, "checksum_required"),
     (valid(method="PUT", checksum_sha256="not base64!"), 400, "invalid_checksum"),
     (valid(method="PUT", checksum_sha256=base64.b64encode(b"short").decode()), 400, "invalid_checksum"),
     (valid(checksum_sha256=SHA256_B64), 400, "checksum_unsupported"),

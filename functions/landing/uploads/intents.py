@@ -141,6 +141,12 @@ def _parse_content_type(raw: str, settings: Settings) -> str:
 
 def _parse_checksum(raw: str | None, method: str) -> str | None:
     if raw is None:
+        if method == "PUT":
+            # Without a signed checksum a replayed PUT URL could carry any bytes of the signed length.
+            raise bad_request(
+                "checksum_required",
+                'a PUT upload signs the body\'s SHA-256: send "checksum_sha256" (base64) or use POST',
+            )
         return None
     try:
         digest = base64.b64decode(raw, validate=True)
@@ -275,15 +281,20 @@ def create(
     now = now or datetime.now(UTC)
     upload_id = uuid.uuid4()
     key = new_key(settings, owner, upload_id, intent.filename)
+    # A POST or PUT is replayable until it expires, so it lives only as long as a client needs to
+    # start sending; part URLs die with their multipart upload, so they may live longer.
+    expires_s = (
+        settings.multipart_presign_expires_s if intent.method == "MULTIPART" else settings.presign_expires_s
+    )
     # Computed before signing, so the recorded expiry is never later than the signature's.
-    expires_at = now + timedelta(seconds=settings.presign_expires_s)
+    expires_at = now + timedelta(seconds=expires_s)
     common = {
         "bucket": settings.bucket_name,
         "key": key,
         "content_type": intent.content_type,
         "upload_id": str(upload_id),
         "metadata": intent.metadata,
-        "expires_s": settings.presign_expires_s,
+        "expires_s": expires_s,
     }
     if intent.method == "MULTIPART":
         signed = presign.multipart(

@@ -75,13 +75,13 @@ def put(
     size: int,
     upload_id: str,
     metadata: Mapping[str, str],
-    checksum_sha256: str | None,
+    checksum_sha256: str,
     expires_s: int,
 ) -> Presigned:
-    """A presigned PUT signing Content-Type, Content-Length, the metadata and the optional checksum.
+    """A presigned PUT signing Content-Type, Content-Length, the metadata and x-amz-checksum-sha256.
 
     Signed headers must be sent with exactly these values, so S3 refuses another type or length,
-    and verifies the body against x-amz-checksum-sha256 when one was announced.
+    and verifies the body against the checksum: the URL can only ever write the announced bytes.
     """
     params: dict[str, Any] = {
         "Bucket": bucket,
@@ -92,9 +92,8 @@ def put(
     }
     headers = {"Content-Type": content_type, "Content-Length": str(size)}
     headers.update(metadata_fields(upload_id, metadata))
-    if checksum_sha256:
-        params["ChecksumSHA256"] = checksum_sha256
-        headers["x-amz-checksum-sha256"] = checksum_sha256
+    params["ChecksumSHA256"] = checksum_sha256
+    headers["x-amz-checksum-sha256"] = checksum_sha256
     url = client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_s, HttpMethod="PUT")
     return Presigned(method="PUT", url=url, headers=headers)
 
