@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from sqlalchemy import text
@@ -138,3 +139,63 @@ def test_delete_wins_a_tie_inside_one_batch_in_either_order(session):
     catalog.record_events(session, [record("k", "0C"), record("k", "0C", "DELETE")])
     catalog.record_events(session, [record("j", "0C", "DELETE"), record("j", "0C")])
     assert (state(session, "k")["is_deleted"], state(session, "j")["is_deleted"]) == (True, True)
+
+
+def version_delete(key: str, sequencer: str, version_id: str) -> S3Record:
+    return dataclasses.replace(record(key, sequencer, "DELETE", version_id=version_id), removes_version=True)
+
+
+def current(version_id: str, size: int) -> Head:
+    return Head(
+        e_tag=f"etag-{version_id}",
+        content_type="text/plain",
+        user_metadata={},
+        storage_class="STANDARD",
+        checksum_algorithm=None,
+        last_modified=T0,
+        version_id=version_id,
+        size=size,
+    )
+
+
+def test_version_delete_takes_what_s3_says_is_current(session):
+    catalog.record_events(session, [record("k", "0A", version_id="v1"), record("k", "0B", version_id="v2")])
+    removed = version_delete("k", "0C", "v2")
+
+    result = catalog.record_events(session, [removed], {removed.identity: current("v1", 3)})
+
+    assert result.applied == 1
+    assert state(session, "k") == {
+        "sequence_number": removed.sequencer,
+        "is_deleted": False,
+        "e_tag": "etag-v1",
+        "size": 3,
+    }
+
+
+def test_version_delete_with_nothing_left_is_a_tombstone(session):
+    catalog.record_events(session, [record("k", "0A", version_id="v1")])
+    removed = version_delete("k", "0B", "v1")
+
+    catalog.record_events(session, [removed], {removed.identity: None})
+
+    assert state(session, "k")["is_deleted"] is True
+
+
+def test_version_delete_nobody_asked_s3_about_is_journalled_only(session):
+    catalog.record_events(session, [record("k", "0A", version_id="v1")])
+
+    result = catalog.record_events(session, [version_delete("k", "0B", "v0")])
+
+    assert (result.journalled, result.applied) == (1, 0)
+    assert state(session, "k")["e_tag"] == "etag-0A"
+
+
+def test_stale_version_delete_changes_nothing(session):
+    catalog.record_events(session, [record("k", "0C", version_id="v3")])
+    removed = version_delete("k", "0B", "v2")
+
+    result = catalog.record_events(session, [removed], {removed.identity: current("v1", 3)})
+
+    assert (result.journalled, result.applied) == (1, 0)
+    assert state(session, "k")["e_tag"] == "etag-0C"
