@@ -1,5 +1,5 @@
-"""The hot path's round trips: a warm invocation is two exchanges with PostgreSQL, with the same
-transaction semantics and the same errors as pg8000's own (three-round-trip) execution."""
+"""The hot path's round trips: a warm invocation is one exchange with PostgreSQL (BEGIN, the write and
+COMMIT together), with the same transaction semantics and the same errors as pg8000's own execution."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from sqlalchemy import exc
 
 from landing.db import engine as db
 from landing.db import pgwire
+from landing.db.uow import unit_of_work
 from landing.handlers.ingest import handler
 from landing.ingest import catalog
 from landing.lambda_context import local_context
 from landing.s3.events import S3Record, from_s3_notification
+from landing.settings import get_settings
 from tests.conftest import rows
 from tests.support.events import s3_event, s3_record
 
@@ -40,16 +42,65 @@ def record(key: str) -> S3Record:
     return parsed
 
 
-def test_a_warm_direct_invocation_is_two_round_trips(exchanges):
+def test_a_warm_direct_invocation_is_one_round_trip(exchanges):
     handler(s3_event(s3_record("warm/first")), local_context("IngestFunction"))
     exchanges.clear()
 
     result = handler(s3_event(s3_record("warm/second")), local_context("IngestFunction"))
 
-    # BEGIN travels with the write statement; COMMIT is the second exchange.
-    assert exchanges == ["with", "commit"]
+    # BEGIN and COMMIT travel with the write statement.
+    assert exchanges == ["with"]
     assert result["journalled"] == 1
     assert rows("SELECT count(*) AS n FROM objects WHERE key = 'warm/second'")[0]["n"] == 1
+
+
+def test_a_key_under_the_upload_prefix_keeps_its_statements_in_one_transaction(exchanges):
+    handler(s3_event(s3_record("warm/first")), local_context("IngestFunction"))
+    exchanges.clear()
+
+    handler(s3_event(s3_record(f"{get_settings().upload_prefix}a/b.txt")), local_context("IngestFunction"))
+
+    # The write, the announced-upload lookup, then COMMIT: nothing commits before the last statement.
+    assert exchanges[0] == "with"
+    assert exchanges[-1] == "commit"
+    assert len(exchanges) >= 3
+
+
+def test_a_statement_after_the_committing_one_raises_instead_of_running_outside_the_transaction():
+    with (
+        pytest.raises(exc.InterfaceError, match="no statement may follow"),
+        unit_of_work(one_statement=True) as session,
+    ):
+        catalog.record_events(session, [record("one/first")])
+        catalog.record_events(session, [record("one/second")])
+
+    # The promised statement committed; the one that broke the promise never reached the server.
+    assert [r["key"] for r in rows("SELECT key FROM objects")] == ["one/first"]
+    assert handler(s3_event(s3_record("one/after")), local_context("IngestFunction"))["journalled"] == 1
+
+
+def test_a_failed_statement_with_commit_leaves_nothing_and_the_connection_recovers():
+    raw = db.require_engine().raw_connection()
+    try:
+        connection = raw.dbapi_connection
+        assert isinstance(connection, pgwire.Connection)
+        cursor = connection.cursor()
+        connection.execute_prepared(cursor, "CREATE TEMP TABLE t (n int) ON COMMIT PRESERVE ROWS", (), True)
+        with pytest.raises(Exception) as failed:
+            connection.execute_prepared(cursor, "INSERT INTO t SELECT 1 / %s", (0,), commit=True)
+        assert failed.value.args[0]["C"] == "22012"
+        # The server skipped the COMMIT: the transaction is aborted until the usual ROLLBACK.
+        assert connection._in_transaction
+        connection.rollback()
+
+        connection.execute_prepared(cursor, "INSERT INTO t SELECT 10 / %s", (5,), commit=True)
+        assert not connection._in_transaction
+        connection.commit()  # nothing left to commit: no round trip, no warning
+        cursor.execute("SELECT n FROM t")
+        assert cursor.fetchall() == ([2],)
+        connection.rollback()
+    finally:
+        raw.invalidate()  # its temp table and prepared statements must not reach the next test
 
 
 def test_the_write_statement_is_prepared_once_per_connection():

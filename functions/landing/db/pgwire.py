@@ -1,4 +1,4 @@
-"""A pg8000 connection that runs the hot-path statement in one round trip and commits in one more."""
+"""A pg8000 connection that runs the hot-path statement, with its BEGIN and COMMIT, in one round trip."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ PREPARE = "landing_prepare"
 MAX_PREPARED = 32
 # SQLSTATEs after which a cached statement is dropped, so the next invocation prepares it again.
 STALE_STATEMENT_CODES = frozenset({"26000", "0A000"})
+# Connection-level execution option set by a unit of work that runs exactly one more statement:
+# COMMIT travels in that statement's Sync group, and the transaction's commit costs no round trip.
+COMMIT_WITH_STATEMENT = "landing_commit_with_statement"
 
 
 class Connection(legacy.Connection):  # type: ignore[misc]
@@ -31,21 +34,45 @@ class Connection(legacy.Connection):  # type: ignore[misc]
     time. Here COMMIT and ROLLBACK use the simple protocol (one round trip), and statements marked
     with ``PREPARE`` are prepared once per connection and then sent as one Bind/Execute/Sync, with
     the transaction's BEGIN in the same Sync group (so if BEGIN failed the statement would not run).
+    A unit of work that declares its last statement (``COMMIT_WITH_STATEMENT``) gets COMMIT in that
+    group too: if the statement fails, the server skips the COMMIT and the transaction is left
+    aborted for the usual ROLLBACK; if COMMIT fails, its error is the statement's.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._prepared: dict[str, tuple[bytes, Any, Any, str]] = {}
+        # Set when COMMIT travelled with a statement: the transaction is over on the server, so the
+        # DB-API commit() that follows is a no-op, and any statement before it is a bug (it would
+        # run in a second transaction, outside the unit of work that was promised atomicity).
+        self._committed_with_statement = False
+
+    def cursor(self) -> Any:
+        if self._committed_with_statement:
+            raise legacy.InterfaceError(
+                "the unit of work committed with its last statement; no statement may follow it"
+            )
+        return super().cursor()
 
     def commit(self) -> None:
-        self.execute_simple("commit")
+        # Outside a transaction (COMMIT already sent with the statement, or no statement ran) the
+        # server has nothing to commit: no round trip.
+        self._committed_with_statement = False
+        if self._in_transaction:
+            self.execute_simple("commit")
 
     def rollback(self) -> None:
+        # After a COMMIT that travelled with the statement there is nothing left to roll back: the
+        # block raised after its last statement, and Lambda's retry finds every event journalled.
+        self._committed_with_statement = False
         if self._in_transaction:
             self.execute_simple("rollback")
 
-    def execute_prepared(self, cursor: Any, operation: str, args: Sequence[Any]) -> None:
-        """Run ``operation`` (pg8000 "format" paramstyle) on ``cursor`` as a prepared statement."""
+    def execute_prepared(
+        self, cursor: Any, operation: str, args: Sequence[Any], commit: bool = False
+    ) -> None:
+        """Run ``operation`` (pg8000 "format" paramstyle) on ``cursor`` as a prepared statement;
+        with ``commit``, the transaction commits in the same round trip."""
         entry = self._prepared.get(operation)
         if entry is None:
             entry = self._prepare(operation, args)
@@ -59,9 +86,15 @@ class Connection(legacy.Connection):  # type: ignore[misc]
                 self.send_EXECUTE()
             self.send_BIND(name, params)
             self.send_EXECUTE()
+            commit = commit and not self.autocommit
+            if commit:
+                self.send_PARSE(NULL_BYTE, "commit", ())
+                self.send_BIND(NULL_BYTE, ())
+                self.send_EXECUTE()
             _write(self._sock, SYNC_MSG)
             _flush(self._sock)
             self.handle_messages(context)
+            self._committed_with_statement = commit
         except legacy.DatabaseError as error:
             fields = error.args[0] if error.args else None
             if isinstance(fields, dict) and fields.get("C") in STALE_STATEMENT_CODES:
@@ -115,5 +148,6 @@ def install(engine: Engine, prepare: bool = True) -> None:
         connection = cursor._c
         if not context.execution_options.get(PREPARE) or not isinstance(connection, Connection):
             return False
-        connection.execute_prepared(cursor, statement, parameters)
+        options = context.execution_options
+        connection.execute_prepared(cursor, statement, parameters, bool(options.get(COMMIT_WITH_STATEMENT)))
         return True

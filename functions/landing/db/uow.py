@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from landing.db import engine as db
-from landing.db.pgwire import PREPARE
+from landing.db.pgwire import COMMIT_WITH_STATEMENT, PREPARE
 from landing.settings import get_settings
 
 # Time kept back from the Lambda deadline to roll back, log and answer.
@@ -70,13 +70,17 @@ def session_scope(context: Any | None = None) -> Iterator[Work]:
 
 
 @contextmanager
-def unit_of_work(context: Any | None = None) -> Iterator[Session]:
+def unit_of_work(context: Any | None = None, one_statement: bool = False) -> Iterator[Session]:
     """``with Session() as session, session.begin():`` plus the invocation's time bound.
 
     Commits when the block succeeds, rolls back when it raises, always closes (returning the
-    connection to the module-level pool).
+    connection to the module-level pool). With ``one_statement`` the block promises to run exactly
+    one (prepared) statement: COMMIT is sent with it, so BEGIN, the statement and COMMIT cost one
+    round trip, and a second statement raises instead of running outside the transaction.
     """
     db.require_engine()
     with db.Session() as session, session.begin():
         bound_statements(session, statement_budget_ms(context))
+        if one_statement:
+            session.connection().execution_options(**{COMMIT_WITH_STATEMENT: True})
         yield session

@@ -64,7 +64,10 @@ def direct(parsed: s3events.Parsed, context: Any) -> dict[str, Any]:
         )
         raise failure
     try:
-        with unit_of_work(context) as session:
+        # Outside the upload prefix the write is the only statement: BEGIN, it and COMMIT travel
+        # together, one round trip per invocation.
+        one_statement = ingest.is_one_statement(parsed.records)
+        with unit_of_work(context, one_statement=one_statement) as session:
             result = ingest.apply(session, parsed.records, heads)
     except errors.DATABASE_ERRORS as error:
         metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)

@@ -28,6 +28,11 @@ def first_failure(
     return None
 
 
+def is_one_statement(records: Sequence[S3Record]) -> bool:
+    """True when ``apply`` writes these records with a single statement (no upload to decide)."""
+    return not lifecycle.concerns(records)
+
+
 def apply(
     session: Session, records: Sequence[S3Record], heads: Mapping[Identity, HeadOutcome]
 ) -> catalog.WriteResult:
