@@ -10,6 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 MEASURES = (
+    "Direct event (delete, 1 record), wall against the floor",
+    "Direct event (delete, 1 record), client CPU against the floor",
+    "Round trips per warm invocation, key outside the upload prefix",
+    "SQS batch of 10 deletes, per record, wall against the floor",
+    "SQS batch of 10 deletes, per record, client CPU against the floor",
     "Warm per-event cost: ingest handler, direct event, 1 record",
     "Round trips per invocation",
     "Engine per invocation (create_engine in the handler) against ours",
@@ -37,11 +42,13 @@ def test_smoke_run_prints_the_markdown_table_with_every_measure():
         timeout=600,
     )
 
-    # Then it succeeds and prints one table row per measure, plus the layer breakdown
+    # Then it succeeds and prints one table row per measure, the layer breakdown and the cost table
     assert done.returncode == 0, done.stderr[-4000:]
     table = done.stdout
     assert "| measure | ours | reference | ratio / value | goal | met |" in table
     for measure in MEASURES:
         assert any(line.startswith("| ") and measure in line for line in table.splitlines()), measure
-    assert "| + Powertools decorators = the handler |" in table
+    assert any(line.startswith("| + Powertools decorators = the handler |") for line in table.splitlines())
+    assert "| direct S3 event, delete | 256 MB |" in table
+    assert "| SQS batch of 10, deletes | 256 MB |" in table
     assert "- Database: PostgreSQL" in table
