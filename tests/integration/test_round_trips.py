@@ -18,7 +18,7 @@ from landing.lambda_context import local_context
 from landing.s3.events import S3Record, from_s3_notification
 from landing.settings import get_settings
 from tests.conftest import rows
-from tests.support.events import s3_event, s3_record
+from tests.support.events import s3_event, s3_record, sqs_event
 
 pytestmark = pytest.mark.usefixtures("clean_db", "s3")
 
@@ -52,6 +52,18 @@ def test_a_warm_direct_invocation_is_one_round_trip(exchanges):
     assert exchanges == ["with"]
     assert result["journalled"] == 1
     assert rows("SELECT count(*) AS n FROM objects WHERE key = 'warm/second'")[0]["n"] == 1
+
+
+def test_a_warm_sqs_batch_is_one_round_trip(exchanges):
+    handler(s3_event(s3_record("warm/first")), local_context("IngestFunction"))
+    exchanges.clear()
+
+    batch = sqs_event(*(s3_event(s3_record(f"batch/{i}")) for i in range(5)))
+    result = handler(batch, local_context("IngestFunction"))
+
+    assert result == {"batchItemFailures": []}
+    assert exchanges == ["with"]
+    assert rows("SELECT count(*) AS n FROM objects WHERE key LIKE 'batch/%'")[0]["n"] == 5
 
 
 def test_a_key_under_the_upload_prefix_keeps_its_statements_in_one_transaction(exchanges):

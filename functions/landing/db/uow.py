@@ -53,10 +53,13 @@ class Work:
         self._context = context
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """Commits when the block succeeds, rolls back when it raises; the session stays open."""
+    def transaction(self, one_statement: bool = False) -> Iterator[Session]:
+        """Commits when the block succeeds, rolls back when it raises; the session stays open.
+        ``one_statement`` as for ``unit_of_work``: COMMIT travels with the block's one statement."""
         with self.session.begin():
             bound_statements(self.session, statement_budget_ms(self._context))
+            if one_statement:
+                self.session.connection().execution_options(**{COMMIT_WITH_STATEMENT: True})
             yield self.session
 
 

@@ -116,7 +116,8 @@ def sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = WriteResult(0, 0, 0)
     with session_scope(context) as work:
         try:
-            with work.transaction() as session:
+            # One statement for the whole batch outside the upload prefix: one round trip.
+            with work.transaction(one_statement=ingest.is_one_statement(good_records)) as session:
                 result = ingest.apply(session, good_records, heads)
         except errors.DATABASE_ERRORS as error:
             if errors.is_record_error(error):
