@@ -10,3 +10,17 @@ from landing.settings import names
 _service, _namespace = names()
 logger = Logger(service=_service)
 metrics = Metrics(namespace=_namespace, service=_service)
+
+
+def add_counts(**counts: int) -> None:
+    """Count metrics for this invocation, exactly as ``metrics.add_metric(name=..., unit=Count,
+    value=...)`` records them, without its per-call work: it validates the name, unit and resolution
+    and formats a debug message (even with debug off), about 7 µs a metric on a warm path that
+    records three to five. The names here are fixed and valid; the EMF line is unchanged."""
+    metric_set = metrics.metric_set
+    for name, value in counts.items():
+        entry = metric_set.get(name)
+        if entry is None:
+            metric_set[name] = {"Unit": "Count", "StorageResolution": 60, "Value": [float(value)]}
+        else:
+            entry["Value"].append(float(value))

@@ -16,7 +16,7 @@ from landing import errors
 from landing.db.uow import Work, session_scope, unit_of_work
 from landing.ingest import service as ingest
 from landing.ingest.catalog import WriteResult
-from landing.observability import logger, metrics
+from landing.observability import add_counts, logger, metrics
 from landing.s3 import events as s3events
 from landing.s3.events import InvalidEvent, S3Record
 
@@ -33,13 +33,13 @@ def _log_failure(message: str, error: BaseException, **context: Any) -> None:
 
 
 def _count(result: WriteResult, skipped: int = 0, failed: int = 0) -> None:
-    metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=result.journalled)
-    metrics.add_metric(name="DuplicatesAbsorbed", unit=MetricUnit.Count, value=result.duplicates)
-    metrics.add_metric(name="StaleEventsIgnored", unit=MetricUnit.Count, value=result.stale)
-    if skipped:
-        metrics.add_metric(name="EventsSkipped", unit=MetricUnit.Count, value=skipped)
-    if failed:
-        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=failed)
+    add_counts(
+        RecordsWritten=result.journalled,
+        DuplicatesAbsorbed=result.duplicates,
+        StaleEventsIgnored=result.stale,
+        **({"EventsSkipped": skipped} if skipped else {}),
+        **({"Failures": failed} if failed else {}),
+    )
 
 
 def _summary(result: WriteResult, skipped: int) -> dict[str, Any]:
