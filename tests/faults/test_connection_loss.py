@@ -103,15 +103,23 @@ def test_connection_dying_mid_unit_of_work_writes_nothing_and_retry_converges(
         assert len(outcome["result"]["batchItemFailures"]) == 1
     else:
         assert "error" in outcome
-    assert table_state(fault_db) == before  # nothing half-written: the journal row was rolled back too
+    # Nothing half-written. BEGIN, the write and COMMIT travel in one exchange, so a link lost while
+    # the statement waits leaves the outcome to the server, as a link lost after any COMMIT was sent
+    # does: either nothing was written or all of it was, and the retry below converges either way.
+    after_failure = table_state(fault_db)
+    assert after_failure == before or _converged(after_failure), after_failure
     (line,) = landing_logs.problems()  # logged once, classified; SQLAlchemy adds no error of its own
     assert (line["error_category"], line["retryable"]) == ("connection-lost", True)
     assert [r for r in caplog.records if r.name.startswith("sqlalchemy") and r.levelno >= logging.ERROR] == []
 
     handler(event, lambda_context)  # the retry (Lambda async retry or SQS redelivery)
-    state = table_state(fault_db)
-    assert [(row[1], row[5]) for row in state["objects"]] == [("k.txt", "v2"), ("other.txt", "e1")]
-    assert len(state["journal"]) == 3
+    assert _converged(table_state(fault_db))
+
+
+def _converged(state: dict[str, Any]) -> bool:
+    """Both events of the retried invocation applied, each journalled once."""
+    objects = [(row[1], row[5]) for row in state["objects"]]
+    return objects == [("k.txt", "v2"), ("other.txt", "e1")] and len(state["journal"]) == 3
 
 
 def test_a_healthy_pooled_connection_is_reused_back_to_back_and_after_idle(fault_db, bind_landing, s3):
