@@ -140,6 +140,25 @@ class Settings:
         minimum=0,
         doc="seconds after expiry before a pending upload is expired (late notifications)",
     )
+    upload_max_pending_per_owner: int = env(
+        "UPLOAD_MAX_PENDING_PER_OWNER",
+        default=100,
+        minimum=1,
+        doc="uploads one owner may have open (presigned request still valid) at once; more is a 429",
+    )
+    upload_max_bytes_per_day: int = env(
+        "UPLOAD_MAX_BYTES_PER_DAY",
+        default=50 * 1024**3,
+        minimum=1,
+        doc="bytes one owner may announce in any 24 hours; more is a 429 with Retry-After",
+    )
+    upload_retention_days: int = env(
+        "UPLOAD_RETENTION_DAYS",
+        default=90,
+        minimum=0,
+        doc="days after its presigned request expired that a decided upload row is kept unless a current "
+        "object is linked to it (the scheduled pass deletes older ones); 0 keeps them forever",
+    )
     allowed_content_types: tuple[str, ...] = env(
         "ALLOWED_CONTENT_TYPES",
         default=DEFAULT_CONTENT_TYPES,

@@ -78,3 +78,14 @@ def test_named_origins_reach_the_api_the_bucket_and_the_function():
     (rule,) = stack.resource("UploadBucket")["CorsConfiguration"]["CorsRules"]  # type: ignore[index]
     assert rule["AllowedOrigins"] == origins and "*" not in rule["AllowedHeaders"]
     assert uploads_environment(stack)["CORS_ALLOW_ORIGINS"] == ",".join(origins)
+
+
+def test_the_api_function_has_reserved_concurrency_by_default_as_a_parameter():
+    assert deploy().resource("UploadsFunction")["ReservedConcurrentExecutions"] == "10"  # type: ignore[index]
+    assert (
+        deploy(UploadsReservedConcurrency="25").resource("UploadsFunction")["ReservedConcurrentExecutions"]
+        == "25"
+    )  # type: ignore[index]
+    assert "ReservedConcurrentExecutions" not in deploy(UploadsReservedConcurrency="0").resource(
+        "UploadsFunction"
+    )  # type: ignore[operator]

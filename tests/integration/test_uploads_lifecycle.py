@@ -208,7 +208,7 @@ def test_schedule_expires_only_due_pending_uploads(api, s3):
 
     result = run_schedule()
 
-    assert result == {"expired": 1, "aborted": 0, "deleted": 0}
+    assert result == {"expired": 1, "aborted": 0, "deleted": 0, "pruned": 0}
     assert [upload_row(u["id"])["status"] for u in (due, fresh, done)] == ["expired", "pending", "uploaded"]
     assert run_schedule()["expired"] == 0
 
@@ -256,12 +256,12 @@ def test_schedule_aborts_the_parts_of_an_expired_multipart_upload(api, s3, monke
         get_settings.cache_clear()
     make_due(upload["id"])
 
-    assert run_schedule() == {"expired": 1, "aborted": 1, "deleted": 0}
+    assert run_schedule() == {"expired": 1, "aborted": 1, "deleted": 0, "pruned": 0}
 
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
     row = upload_row(upload["id"])
     assert (row["status"], row["multipart_upload_id"]) == ("expired", None)
-    assert run_schedule() == {"expired": 0, "aborted": 0, "deleted": 0}
+    assert run_schedule() == {"expired": 0, "aborted": 0, "deleted": 0, "pruned": 0}
 
 
 def test_schedule_deletes_a_rejected_object_whose_delete_failed(api, s3):
@@ -442,3 +442,43 @@ def test_inside_the_grace_the_schedule_and_get_leave_the_upload_pending_just_pas
     assert run_schedule()["expired"] == 1
     assert api.get(inside["id"])[1]["status"] == "pending"
     assert [upload_row(u["id"])["status"] for u in (inside, past)] == ["pending", "expired"]
+
+
+def age(upload_id: str, days: int) -> None:
+    """As if the upload's presigned request had expired ``days`` ago."""
+    with db.require_engine().begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE uploads SET expires_at = now() - make_interval(days => :days) WHERE id = CAST(:id AS uuid)"
+            ),
+            {"id": upload_id, "days": days},
+        )
+
+
+def test_schedule_prunes_decided_rows_past_retention_but_keeps_what_owns_a_current_object(
+    api, s3, monkeypatch
+):
+    monkeypatch.setenv("UPLOAD_RETENTION_DAYS", "30")
+    get_settings.cache_clear()
+    try:
+        stale = announce(api)  # never sent: expires, then ages out
+        make_due(stale["id"])
+        assert run_schedule()["expired"] == 1
+        kept = announce(api)  # uploaded: its row is what says who owns the object
+        run_ingest(created_event(kept, len(DATA), put(s3, kept)))
+        recent = announce(api)  # expired, but only yesterday
+        for upload, days in ((stale, 31), (kept, 400), (recent, 1)):
+            age(upload["id"], days)
+        with db.require_engine().begin() as conn:
+            conn.execute(
+                text("UPDATE uploads SET status = 'expired' WHERE id = CAST(:id AS uuid)"),
+                {"id": recent["id"]},
+            )
+
+        assert run_schedule()["pruned"] == 1
+
+        remaining = {str(r["id"]) for r in rows("SELECT id FROM uploads")}
+        assert remaining == {kept["id"], recent["id"]}
+        assert [o["key"] for o in api.call("GET", "/objects")[1]["objects"]] == [kept["key"]]
+    finally:
+        get_settings.cache_clear()

@@ -136,7 +136,10 @@ def _refused(error: UploadError) -> Response[str]:
         "request refused",
         extra={"status": error.status, "code": error.code, "route": f"{event.http_method} {event.path}"},
     )
-    return _error(error.status, error.code, error.message)
+    response = _error(error.status, error.code, error.message)
+    if error.retry_after_s is not None:
+        response.headers["Retry-After"] = str(error.retry_after_s)
+    return response
 
 
 @app.not_found

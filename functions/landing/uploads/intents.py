@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from landing.db.models import UPLOAD_STATUSES, Upload
 from landing.settings import Settings
-from landing.uploads import lifecycle, presign
+from landing.uploads import lifecycle, presign, quotas
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -49,11 +49,12 @@ CONTENT_TYPE = re.compile(
 class UploadError(Exception):
     """A request the API refuses: HTTP status, stable error code, human message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after_s = retry_after_s
 
 
 def bad_request(code: str, message: str) -> UploadError:
@@ -276,9 +277,20 @@ def create(
             "too_large",
             f"size {intent.size} is above the anonymous maximum of {settings.anonymous_max_size} bytes",
         )
+    if intent.size > settings.upload_max_bytes_per_day:
+        raise UploadError(
+            413,
+            "too_large",
+            f"size {intent.size} is above the {settings.upload_max_bytes_per_day} bytes an owner may "
+            "announce per day",
+        )
     if not settings.bucket_name:
         raise UploadError(500, "not_configured", "BUCKET_NAME is not configured")
     now = now or datetime.now(UTC)
+    try:
+        quotas.check(session, settings, owner, intent.size, now)
+    except quotas.QuotaExceeded as exceeded:
+        raise UploadError(429, "quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
     upload_id = uuid.uuid4()
     key = new_key(settings, owner, upload_id, intent.filename)
     # A POST or PUT is replayable until it expires, so it lives only as long as a client needs to

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     column,
+    delete,
     event,
     select,
     tuple_,
@@ -373,15 +374,51 @@ def expire_due(
     return len(result.all())
 
 
+# Decided rows deleted per scheduled pass at most; a backlog shrinks over several passes.
+PRUNE_BATCH = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class SweepResult:
     expired: int
     aborted: int
     deleted: int
+    pruned: int
+
+
+def prune_decided(session: Session, now: datetime, retention_days: int, limit: int = PRUNE_BATCH) -> int:
+    """Delete decided upload rows whose presigned request expired more than ``retention_days`` ago.
+
+    Kept regardless of age: pending rows, rows whose multipart parts are not yet aborted, and rows a
+    current object is linked to (that link is the object's recorded owner, what GET /objects lists).
+    The request expired long ago, so no replay can arrive for a key whose row is gone.
+    """
+    if retention_days <= 0:
+        return 0
+    linked = (
+        select(objects.c.upload_id)
+        .where(objects.c.upload_id == uploads.c.id, objects.c.is_deleted.is_(False))
+        .exists()
+    )
+    doomed = (
+        select(uploads.c.id)
+        .where(
+            uploads.c.status != "pending",
+            uploads.c.expires_at < now - timedelta(days=retention_days),
+            uploads.c.multipart_upload_id.is_(None),
+            ~linked,
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    result = session.execute(delete(uploads).where(uploads.c.id.in_(doomed)).returning(uploads.c.id))
+    return len(result.all())
 
 
 def sweep(session: Session, client: S3Client, now: datetime, limit: int = 100) -> SweepResult:
-    """The scheduled pass: expire due uploads, abort their multipart uploads, delete rejected leftovers.
+    """The scheduled pass: expire due uploads, abort their multipart uploads, delete rejected leftovers,
+    prune decided rows past their retention.
 
     S3 calls happen inside the unit of work but only touch rows this pass owns (expired, rejected),
     and each pass handles at most ``limit`` of each, so a backlog is worked off over several runs.
@@ -417,4 +454,5 @@ def sweep(session: Session, client: S3Client, now: datetime, limit: int = 100) -
         .limit(limit)
     ).all()
     deleted = delete_objects(client, [ObjectVersion(r.bucket, r.key, r.version_id) for r in leftovers])
-    return SweepResult(expired=expired, aborted=len(aborted), deleted=deleted)
+    pruned = prune_decided(session, now, get_settings().upload_retention_days)
+    return SweepResult(expired=expired, aborted=len(aborted), deleted=deleted, pruned=pruned)
