@@ -57,6 +57,9 @@ def build_engine(settings: Settings) -> Engine:
         # Pre-ping is done by install_idle_ping, only for connections that sat idle.
         pool_pre_ping=False,
         connect_args=connect_args(settings),
+        # A failed statement's exception (logged with its traceback) must not carry the values bound
+        # to it: keys, file names, owners' identities.
+        hide_parameters=True,
     )
     install_idle_ping(engine, settings.ping_after_idle_s)
     install_disconnect_detection(engine)
