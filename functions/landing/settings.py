@@ -56,6 +56,11 @@ class Settings:
     database_iam_auth: bool = env(
         "DATABASE_IAM_AUTH", default=False, doc="connect with an RDS IAM auth token"
     )
+    database_app_role: str | None = env(
+        "DATABASE_APP_ROLE",
+        doc="migrations only: the role the functions connect as, created if missing and granted "
+        "SELECT/INSERT/UPDATE/DELETE on every table (rds_iam on RDS) after each upgrade",
+    )
     database_tls: str = env(
         "DATABASE_TLS",
         default="",

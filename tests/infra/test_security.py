@@ -89,3 +89,37 @@ def test_the_api_function_has_reserved_concurrency_by_default_as_a_parameter():
     assert "ReservedConcurrentExecutions" not in deploy(UploadsReservedConcurrency="0").resource(
         "UploadsFunction"
     )  # type: ignore[operator]
+
+
+def test_only_migrations_connect_as_the_schema_owner_and_the_functions_as_the_dml_user():
+    stack = deploy()
+    functions = {
+        name: [p["Ref"] for p in props["Policies"] if isinstance(p, dict) and "Ref" in p]
+        for name, props in stack.resources("AWS::Serverless::Function").items()
+    }
+    assert functions.pop("MigrateFunction") == ["DatabaseMigrationConnectPolicy"]
+    assert functions and all(policies == ["DatabaseConnectPolicy"] for policies in functions.values())
+    db = cfn.database_template()
+    assert db["Outputs"]["DatabaseUser"]["Value"] == {"Ref": "ApplicationUser"}
+    assert db["Outputs"]["MigrationUser"]["Value"] == {"Ref": "DatabaseUser"}
+    migrate = stack.resource("MigrateFunction")["Environment"]["Variables"]  # type: ignore[index]
+    assert migrate["DATABASE_APP_ROLE"] == {"Fn::GetAtt": ["DatabaseStack", "Outputs.DatabaseUser"]}
+    assert "Outputs.MigrationUser" in str(migrate["DATABASE_URL"])
+
+
+def test_the_s3_endpoint_reaches_the_stacks_bucket_and_cloudformation_responses_only():
+    endpoint = cfn.database_template()["Resources"]["S3GatewayEndpoint"]["Properties"]
+    resources = [r for st in endpoint["PolicyDocument"]["Statement"] for r in cfn.render(st["Resource"])]
+    assert resources and all(
+        "${UploadBucketName}" in r or "cloudformation-custom-resource-response-" in r for r in resources
+    )
+    assert all("*" not in r.split(":::", 1)[1].split("/", 1)[0] for r in resources)
+
+
+def test_every_log_group_has_a_retention():
+    for template in (cfn.template(), cfn.database_template()):
+        for name, group in cfn.resources(template, "AWS::Logs::LogGroup").items():
+            assert "RetentionInDays" in group["Properties"], name
+    database_logs = cfn.database_template()["Resources"]["DatabaseLogs"]["Properties"]["LogGroupName"]
+    identifier = cfn.database_template()["Resources"]["Database"]["Properties"]["DBInstanceIdentifier"]
+    assert cfn.render(database_logs)[0] == "/aws/rds/instance/" + cfn.render(identifier)[0] + "/postgresql"

@@ -409,7 +409,9 @@ def test_database_only_accepts_tls_and_is_private_and_encrypted():
     assert database["DBParameterGroupName"] == {"Ref": "DatabaseParameterGroup"}
     assert database["PubliclyAccessible"] is False
     assert database["StorageEncrypted"] is True
-    assert "{{resolve:secretsmanager:" in database["MasterUserPassword"]["Fn::Sub"]
+    # RDS creates and rotates the master password; no template or parameter ever holds it.
+    assert database["ManageMasterUserPassword"] is True and "MasterUserPassword" not in database
+    assert database["EnableIAMDatabaseAuthentication"] is True
     assert cfn.database_template()["Resources"]["Database"]["DeletionPolicy"] == "Snapshot"
 
 
@@ -418,8 +420,9 @@ def test_proxy_requires_tls_and_iam_authentication():
     assert proxy["RequireTLS"] is True
     (auth,) = proxy["Auth"]
     assert auth["IAMAuth"] == "REQUIRED"
-    assert auth["SecretArn"] == {"Ref": "DatabaseSecret"}
-    assert "GenerateSecretString" in db_props("DatabaseSecret")
+    assert auth["SecretArn"] == {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}
+    assert proxy["DefaultAuthScheme"] == "IAM_AUTH"
+    assert not cfn.resources(cfn.database_template(), "AWS::SecretsManager::Secret")
     assert db_props("DatabaseProxyTargetGroup")["DBInstanceIdentifiers"] == [{"Ref": "Database"}]
 
 

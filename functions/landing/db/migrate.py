@@ -21,9 +21,15 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import text
 
+    from landing.db.roles import grant_application_role
+    from landing.settings import get_settings
+
     config = alembic_config()
+    app_role = get_settings().database_app_role
     with engine.begin() as connection:
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        if app_role:
+            grant_application_role(connection, app_role)
         return MigrationContext.configure(connection).get_current_revision()

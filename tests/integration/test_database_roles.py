@@ -1,0 +1,69 @@
+"""The application role the migrations grant: the rows the functions touch, nothing of the schema."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
+
+from landing.db import engine as db
+from landing.db import migrate
+from landing.settings import get_settings
+
+ROLE = "landing_app_test"
+UPLOAD = (
+    "INSERT INTO uploads (id, bucket, key, content_type, max_size, owner, status, expires_at) "
+    "VALUES (gen_random_uuid(), 'b', 'uploads/o/k', 'text/plain', 1, 'o', 'pending', now())"
+)
+
+
+@pytest.fixture
+def granted(monkeypatch, clean_db):
+    """`landing migrate` with DATABASE_APP_ROLE set, as MigrateFunction runs it."""
+    monkeypatch.setenv("DATABASE_APP_ROLE", ROLE)
+    get_settings.cache_clear()
+    migrate.upgrade(db.require_engine())
+    yield ROLE
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def as_role(statement: str) -> None:
+    with db.require_engine().connect() as conn, conn.begin():
+        conn.execute(text(f"SET LOCAL ROLE {ROLE}"))
+        conn.execute(text(statement))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        UPLOAD,
+        "SELECT count(*) FROM objects",
+        "UPDATE uploads SET status = 'expired' WHERE false",
+        "DELETE FROM object_events WHERE false",
+        "SELECT count(*) FROM reconcile_state",
+    ],
+)
+def test_the_application_role_may_read_and_write_rows(granted, statement):
+    as_role(statement)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE TABLE intruder (x int)",
+        "DROP TABLE objects",
+        "ALTER TABLE uploads ADD COLUMN x int",
+        "TRUNCATE object_events",
+        "SELECT version_num FROM alembic_version",
+        "CREATE INDEX intruder ON uploads (owner)",
+    ],
+)
+def test_the_application_role_may_not_touch_the_schema(granted, statement):
+    with pytest.raises(ProgrammingError, match="permission denied|must be owner"):
+        as_role(statement)
+
+
+def test_granting_again_after_another_upgrade_is_harmless(granted):
+    migrate.upgrade(db.require_engine())
+    as_role(UPLOAD)
