@@ -60,7 +60,7 @@ def test_the_application_role_may_read_and_write_rows(granted, statement):
     ],
 )
 def test_the_application_role_may_not_touch_the_schema(granted, statement):
-    with pytest.raises(ProgrammingError, match="permission denied|must be owner"):
+    with pytest.raises(ProgrammingError, match=r"permission denied|must be owner"):
         as_role(statement)
 
 
