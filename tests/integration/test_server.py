@@ -284,3 +284,61 @@ def test_scheduled_pass_expires_a_due_upload(wired):
 
     assert result["expired"] == 1
     assert rows("SELECT status FROM uploads") == [{"status": "expired"}]
+
+
+# --- only this machine's browser may drive it ----------------------------------------------------------
+
+
+def test_a_text_plain_post_that_needs_no_preflight_is_refused(client):
+    """A cross-site page can send text/plain without a preflight; the API takes only application/json."""
+    response = client.post(
+        "/uploads",
+        data=json.dumps(TEXT),
+        headers={"Content-Type": "text/plain", "Origin": "https://evil.example"},
+    )
+
+    assert (response.status_code, response.json["error"]["code"]) == (415, "json_required")
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert rows("SELECT id FROM uploads") == []
+
+
+def test_a_request_for_another_host_name_is_refused(client):
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 sends Host: evil.example."""
+    response = client.post("/uploads", json=TEXT, headers={"Host": "evil.example:3000"})
+
+    assert response.status_code == 421
+    assert rows("SELECT id FROM uploads") == []
+    assert client.get("/", headers={"Host": "evil.example"}).status_code == 421
+    assert client.get("/uploads", headers={"Host": "127.0.0.1:3000"}).status_code == 200
+    assert client.get("/uploads", headers={"Host": "[::1]:3000"}).status_code == 200
+
+
+def test_a_body_above_the_limit_is_refused_before_the_handler(client):
+    from landing.local.server import MAX_BODY_BYTES
+
+    body = json.dumps({**TEXT, "filename": "a" * MAX_BODY_BYTES})
+    response = client.post("/uploads", data=body, content_type="application/json")
+
+    assert (response.status_code, response.json["error"]["code"]) == (413, "body_too_large")
+    assert rows("SELECT id FROM uploads") == []
+
+
+def test_the_page_may_not_be_framed_and_loads_only_its_own_code(api_s3):
+    from landing.local.server import Application, Invoker
+
+    page = Client(Application(Invoker(), s3_origin="http://127.0.0.1:5001")).get("/")
+
+    policy = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert "connect-src 'self' http://127.0.0.1:5001" in policy
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_binding_beyond_loopback_is_announced_loudly_and_widens_the_host_check():
+    from landing.local.server import allowed_hosts, exposed_warning
+
+    assert allowed_hosts("127.0.0.1") == frozenset({"localhost", "127.0.0.1", "::1"})
+    assert "192.168.1.20" in allowed_hosts("192.168.1.20")  # type: ignore[operator]
+    assert allowed_hosts("0.0.0.0") is None and allowed_hosts("::") is None
+    assert "WARNING" in exposed_warning("0.0.0.0") and "no authentication" in exposed_warning("0.0.0.0")

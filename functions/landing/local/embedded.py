@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -19,11 +20,28 @@ def home() -> Path:
     return Path(os.environ.get("LANDING_HOME") or Path.cwd() / ".local").resolve()
 
 
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only this user can enter: created 0700, or refused if it already exists
+    as anything else (a symlink, another user's, or open to others), since the server trusts its socket.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise RuntimeError(
+            f"{path} must be a directory owned by this user with mode 0700 (it holds the embedded "
+            "PostgreSQL, which trusts whoever reaches its socket); remove it or set LANDING_HOME"
+        )
+    return path
+
+
 def pgdata_dir() -> Path:
+    """The data directory (initdb makes it 0700, and the socket lives in it). Under a long LANDING_HOME
+    it moves into a per-user 0700 temp directory (the socket path must stay short), never a shared
+    path another user could have prepared."""
     path = home() / "pg"
     if len(str(path / SOCKET_NAME)) > MAX_SOCKET_PATH:
         digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
-        path = Path(tempfile.gettempdir()) / f"landing-pg-{digest}"
+        path = private_dir(Path(tempfile.gettempdir()) / f"landing-{os.getuid()}") / f"pg-{digest}"
     return path
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
@@ -32,6 +35,17 @@ SCHEDULED_EVENT = {
     "region": "us-east-1",
     "resources": ["arn:aws:events:us-east-1:123456789012:rule/landing-local-expiry"],
     "detail": {},
+}
+
+# Host names a browser uses for this machine; any other Host header is a DNS-rebinding attempt.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Far above any API request (a multipart complete with 2,000 parts is ~200 KB); bytes go to S3.
+MAX_BODY_BYTES = 1024**2
+# Sent with every answer: no framing (clickjacking), no MIME sniffing, no referrer to other sites.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
 }
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -60,12 +74,46 @@ class Invoker:
             return handler(event, local_context(function, timeout_s=timeout_s))
 
 
-class Application:
-    """WSGI app: the page at /, its files under /static/, every API route to the uploads handler."""
+class LimitedRequest(Request):
+    max_content_length = MAX_BODY_BYTES
 
-    def __init__(self, invoker: Invoker, handler: Handler | None = None) -> None:
+
+def _refuse(status: int, code: str, message: str) -> Response:
+    body = json.dumps({"error": {"code": code, "message": message}})
+    return Response(body, status=status, content_type="application/json")
+
+
+def page_policy(s3_origin: str | None) -> str:
+    """The page's Content-Security-Policy: its own files, the API, and the local S3 it uploads to."""
+    uploads = f" {s3_origin}" if s3_origin else ""
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'{uploads}; form-action 'self'{uploads}; base-uri 'none'; "
+        "object-src 'none'; frame-ancestors 'none'"
+    )
+
+
+class Application:
+    """WSGI app: the page at /, its files under /static/, every API route to the uploads handler.
+
+    Only for this machine's browser: a Host other than ``allowed_hosts`` (DNS rebinding) is refused,
+    API requests with a body must be application/json (a cross-site form or text/plain POST cannot
+    be sent without a preflight, and no preflight is ever granted), bodies are capped, and the page
+    may not be framed.
+    """
+
+    def __init__(
+        self,
+        invoker: Invoker,
+        handler: Handler | None = None,
+        *,
+        allowed_hosts: frozenset[str] | None = LOOPBACK_HOSTS,
+        s3_origin: str | None = None,
+    ) -> None:
         self.invoker = invoker
         self.handler = handler
+        self.allowed_hosts = allowed_hosts
+        self.csp = page_policy(s3_origin)
         self.page = resources.files("landing.local").joinpath("static/index.html").read_bytes()
         self.wsgi = SharedDataMiddleware(
             self._dispatch,
@@ -96,18 +144,38 @@ class Application:
             )
 
     def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        return self.respond(request)(environ, start_response)  # type: ignore[no-any-return]
+        response = self.respond(LimitedRequest(environ))
+        response.headers.extend(SECURITY_HEADERS)
+        return response(environ, start_response)  # type: ignore[no-any-return]
+
+    def _host_allowed(self, request: Request) -> bool:
+        if self.allowed_hosts is None:
+            return True
+        host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+        return host.strip("[]").lower() in self.allowed_hosts
 
     def respond(self, request: Request) -> Response:
+        if not self._host_allowed(request):
+            return _refuse(421, "host_not_allowed", "this server only answers requests for this machine")
         if request.path == "/" and request.method in ("GET", "HEAD"):
-            return Response(self.page, content_type="text/html; charset=utf-8")
+            page = Response(self.page, content_type="text/html; charset=utf-8")
+            page.headers["Content-Security-Policy"] = self.csp
+            return page
         if request.path == "/openapi.json" and request.method in ("GET", "HEAD"):
             return Response(json.dumps(apigw.OPENAPI), content_type="application/json")
         route = apigw.match(request)
         if route is None:
             return apigw.not_found()
-        event = apigw.to_event(request, route)
+        # POST is the one API method a cross-site page may send without a preflight (as a form or
+        # text/plain); DELETE and the rest always preflight, and no preflight is granted.
+        if request.method == "POST" and request.mimetype != "application/json":
+            return _refuse(415, "json_required", "send the body as application/json")
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return _refuse(413, "body_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+        try:
+            event = apigw.to_event(request, route)
+        except RequestEntityTooLarge:  # a chunked body that grew past the limit
+            return _refuse(413, "body_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
         handler = self.handler or uploads_handler()
         result = self.invoker.invoke(handler, event, UPLOADS_FUNCTION, UPLOADS_TIMEOUT_S)
         return apigw.to_response(result)
@@ -190,6 +258,29 @@ def banner(url: str, endpoint: str, bucket: str, queue_url: str, database: str) 
     )
 
 
+def allowed_hosts(host: str) -> frozenset[str] | None:
+    """Host headers to answer: loopback names, plus the address it was bound to (any, for a wildcard)."""
+    bound = host.strip("[]").lower()
+    try:
+        wildcard = ipaddress.ip_address(bound).is_unspecified
+    except ValueError:
+        wildcard = bound == ""
+    return None if wildcard else LOOPBACK_HOSTS | {bound}
+
+
+def exposed_warning(host: str) -> str:
+    line = "!" * 78
+    return "\n".join(
+        [
+            line,
+            f"WARNING: landing serve is listening on {host}, beyond this machine's loopback.",
+            "Anyone who can reach it acts as the one local owner 'anonymous': they can list, upload and",
+            "abort every upload, with no authentication. It is a development server; use 127.0.0.1.",
+            line,
+        ]
+    )
+
+
 def _log_requests() -> None:
     """One line per request on stderr (werkzeug's own access log is silenced in its favour)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -236,12 +327,17 @@ def run(host: str = "127.0.0.1", port: int = 3000, sweep_s: float = 60.0) -> int
     queue_url = demo.setup_bucket(s3, sqs, bucket=bucket)
 
     invoker = Invoker()
-    server: BaseWSGIServer = make_server(host, port, Application(invoker), threaded=True)
+    application = Application(invoker, allowed_hosts=allowed_hosts(host), s3_origin=endpoint)
+    server: BaseWSGIServer = make_server(host, port, application, threaded=True)
     url = f"http://{host}:{server.server_port}"
     background = Background(invoker, sqs, queue_url, sweep_s=sweep_s)
     background.start()
     database = make_url(get_settings().url).render_as_string(hide_password=True)
     print(banner(url, endpoint, bucket, queue_url, database), flush=True)
+    if host.strip("[]") not in LOOPBACK_HOSTS:
+        warning = exposed_warning(host)
+        print(warning, file=sys.stderr, flush=True)
+        log.warning(warning)
     _stop_on_sigterm()
     try:
         server.serve_forever()
