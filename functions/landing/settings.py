@@ -184,6 +184,17 @@ class Settings:
         default=(),
         doc="comma-separated origins the API answers cross-origin (named; * only outside AWS)",
     )
+    event_bus_name: str | None = env(
+        "EVENT_BUS_NAME",
+        doc="EventBridge bus (name or ARN) upload lifecycle events go to; unset: none are published "
+        "and the scheduled pass discards what the outbox holds",
+    )
+    event_publish_limit: int = env(
+        "EVENT_PUBLISH_LIMIT",
+        default=500,
+        minimum=1,
+        doc="outbox rows one scheduled pass publishes at most (oldest first)",
+    )
     aws_region: str = env("AWS_REGION", "AWS_DEFAULT_REGION", default="us-east-1", doc="AWS region")
     s3_endpoint_url: str | None = env(
         "S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", doc="S3 endpoint (local S3 servers)"

@@ -415,12 +415,10 @@ def test_sample_schedule_event_runs_the_expiry_pass(api_s3):
     from landing.handlers.uploads import handler
     from tests.support.events import load
 
-    assert handler(load("uploads-expire-schedule.json"), None) == {
-        "expired": 0,
-        "aborted": 0,
-        "deleted": 0,
-        "pruned": 0,
-    }
+    assert (
+        handler(load("uploads-expire-schedule.json"), None).items()
+        >= {"expired": 0, "aborted": 0, "deleted": 0, "pruned": 0}.items()
+    )
 
 
 def test_polling_a_pending_upload_that_is_not_due_sends_no_update(alice):

@@ -208,7 +208,7 @@ def test_schedule_expires_only_due_pending_uploads(api, s3):
 
     result = run_schedule()
 
-    assert result == {"expired": 1, "aborted": 0, "deleted": 0, "pruned": 0}
+    assert result.items() >= {"expired": 1, "aborted": 0, "deleted": 0, "pruned": 0}.items()
     assert [upload_row(u["id"])["status"] for u in (due, fresh, done)] == ["expired", "pending", "uploaded"]
     assert run_schedule()["expired"] == 0
 
@@ -256,12 +256,12 @@ def test_schedule_aborts_the_parts_of_an_expired_multipart_upload(api, s3, monke
         get_settings.cache_clear()
     make_due(upload["id"])
 
-    assert run_schedule() == {"expired": 1, "aborted": 1, "deleted": 0, "pruned": 0}
+    assert run_schedule().items() >= {"expired": 1, "aborted": 1, "deleted": 0, "pruned": 0}.items()
 
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
     row = upload_row(upload["id"])
     assert (row["status"], row["multipart_upload_id"]) == ("expired", None)
-    assert run_schedule() == {"expired": 0, "aborted": 0, "deleted": 0, "pruned": 0}
+    assert run_schedule().items() >= {"expired": 0, "aborted": 0, "deleted": 0, "pruned": 0}.items()
 
 
 def test_schedule_deletes_a_rejected_object_whose_delete_failed(api, s3):

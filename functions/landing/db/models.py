@@ -12,7 +12,9 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -57,6 +59,9 @@ OBJECT_EVENT_COLUMNS = (
     "source",
 )
 UPLOAD_STATUSES = ("pending", "uploaded", "rejected", "expired")
+# session.info key: the ids of uploads whose status this session changed (the uploads_status_event
+# trigger wrote their outbox rows), so they are published right after the commit.
+OUTBOX_WRITTEN = "landing.db.outbox_written"
 
 
 class Base(DeclarativeBase):
@@ -180,3 +185,23 @@ class ReconcileState(Base):
     deleted: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     left_alone: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EventOutbox(Base):
+    """Lifecycle events waiting to be published: written by the uploads_status_event trigger in the
+    transaction that changes an upload's status, deleted once EventBridge accepted them."""
+
+    __tablename__ = "event_outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), unique=True, server_default=text("gen_random_uuid()")
+    )
+    upload_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    detail_type: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_event_outbox_upload_id", "upload_id"),)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -16,6 +16,23 @@ from landing.settings import get_settings
 
 # Time kept back from the Lambda deadline to roll back, log and answer.
 DEADLINE_MARGIN_MS = 1500
+
+CommittedHook = Callable[[Session, Any], None]
+# Work that runs once a unit of work has committed, on its still-open session and outside any
+# transaction (publishing the outbox rows the work wrote). Features register here so this module
+# never imports them; a hook must not raise, the work it follows is already committed.
+_committed_hooks: list[CommittedHook] = []
+
+
+def on_committed(hook: CommittedHook) -> None:
+    """Run ``hook(session, context)`` after every unit of work (or session scope) that succeeded."""
+    if hook not in _committed_hooks:
+        _committed_hooks.append(hook)
+
+
+def _committed(session: Session, context: Any | None) -> None:
+    for hook in _committed_hooks:
+        hook(session, context)
 
 
 def statement_budget_ms(context: Any | None) -> int:
@@ -70,20 +87,24 @@ def session_scope(context: Any | None = None) -> Iterator[Work]:
     db.require_engine()
     with db.Session() as session:
         yield Work(session, context)
+        _committed(session, context)
 
 
 @contextmanager
 def unit_of_work(context: Any | None = None, one_statement: bool = False) -> Iterator[Session]:
     """``with Session() as session, session.begin():`` plus the invocation's time bound.
 
-    Commits when the block succeeds, rolls back when it raises, always closes (returning the
-    connection to the module-level pool). With ``one_statement`` the block promises to run exactly
-    one (prepared) statement: COMMIT is sent with it, so BEGIN, the statement and COMMIT cost one
-    round trip, and a second statement raises instead of running outside the transaction.
+    Commits when the block succeeds (then runs the committed hooks), rolls back when it raises,
+    always closes (returning the connection to the module-level pool). With ``one_statement`` the
+    block promises to run exactly one (prepared) statement: COMMIT is sent with it, so BEGIN, the
+    statement and COMMIT cost one round trip, and a second statement raises instead of running
+    outside the transaction.
     """
     db.require_engine()
-    with db.Session() as session, session.begin():
-        bound_statements(session, statement_budget_ms(context))
-        if one_statement:
-            session.connection().execution_options(**{COMMIT_WITH_STATEMENT: True})
-        yield session
+    with db.Session() as session:
+        with session.begin():
+            bound_statements(session, statement_budget_ms(context))
+            if one_statement:
+                session.connection().execution_options(**{COMMIT_WITH_STATEMENT: True})
+            yield session
+        _committed(session, context)

@@ -20,7 +20,8 @@ with quiet_imports():
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from landing.db.uow import unit_of_work
+    from landing.db.uow import session_scope, unit_of_work
+    from landing.events import publisher
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
     from landing.settings import SettingsError, get_settings
@@ -45,6 +46,7 @@ def _cors() -> CORSConfig | None:
 
 
 app = APIGatewayHttpResolver(cors=_cors())
+publisher.install()
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
@@ -174,12 +176,15 @@ def is_schedule(event: object) -> bool:
 
 
 def _scheduled(context: LambdaContext) -> dict[str, Any]:
-    """EventBridge schedule: expire due uploads, abort their multipart parts, delete rejected leftovers."""
+    """EventBridge schedule: expire due uploads, abort their multipart parts, delete rejected leftovers,
+    then publish the lifecycle events the outbox still holds."""
     with unit_of_work(context) as session:
         result = lifecycle.sweep(session, clients.signing_client(), datetime.now(UTC))
     metrics.add_metric(name="UploadsExpired", unit=MetricUnit.Count, value=result.expired)
-    logger.info("expiry pass", extra=asdict(result))
-    return asdict(result)
+    with session_scope(context) as work:
+        events = publisher.drain(work.session, context)
+    logger.info("expiry pass", extra={**asdict(result), "events": asdict(events)})
+    return {**asdict(result), "events": asdict(events)}
 
 
 @metrics.log_metrics

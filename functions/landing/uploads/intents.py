@@ -465,11 +465,13 @@ def abort(
     presign.abort_multipart(
         client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id
     )
-    session.execute(
+    aborted = session.execute(
         update(Upload)
         .where(Upload.id == upload_id, Upload.status == "pending")
         .values(status="expired", multipart_upload_id=None, rejection_reason=lifecycle.ABORTED_BY_CLIENT)
-    )
+        .returning(Upload.id)
+    ).scalars()
+    lifecycle.note_changed(session, aborted)
     session.refresh(row)
     return view(row)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session, SessionTransaction
 
-from landing.db.models import Object, Upload
+from landing.db.models import OUTBOX_WRITTEN, Object, Upload
 from landing.observability import logger, metrics
 from landing.s3.clients import s3_client
 from landing.s3.events import Identity, S3Record
@@ -184,6 +184,7 @@ def on_recorded(session: Session, records: Sequence[S3Record], heads: Mapping[Id
     if not decisions:
         return 0
     changed = _decide(session, decisions)
+    note_changed(session, (row.id for row in changed))
     for row in changed:
         if row.status == "rejected":
             record = newest[(row.bucket, row.key)]
@@ -231,6 +232,14 @@ def is_replay(
     if e_tag is not None:
         return written_e_tag != e_tag
     return False
+
+
+def note_changed(session: Session, upload_ids: Iterable[uuid.UUID]) -> None:
+    """Remember which uploads this session moved: the database trigger wrote their lifecycle events
+    to the outbox, and the unit of work publishes them once it has committed."""
+    ids = set(upload_ids)
+    if ids:
+        session.info.setdefault(OUTBOX_WRITTEN, set()).update(ids)
 
 
 def _decide(session: Session, decisions: list[tuple[Any, ...]]) -> list[Any]:
@@ -370,8 +379,9 @@ def expire_due(
         statement = statement.where(uploads.c.owner == owner)
     if upload_id is not None:
         statement = statement.where(uploads.c.id == upload_id)
-    result = session.execute(statement.returning(uploads.c.id))
-    return len(result.all())
+    expired = [row.id for row in session.execute(statement.returning(uploads.c.id))]
+    note_changed(session, expired)
+    return len(expired)
 
 
 # Decided rows deleted per scheduled pass at most; a backlog shrinks over several passes.

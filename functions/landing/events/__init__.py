@@ -1,0 +1,1 @@
+"""Upload lifecycle events: the transactional outbox and its EventBridge publisher."""
