@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from sqlalchemy import event, text
@@ -29,7 +30,7 @@ from tests.integration.test_uploads_lifecycle import (
     upload_row,
 )
 from tests.support.api import Api
-from tests.support.bus import BUS, Bus, new_bus
+from tests.support.bus import BUS, DETAIL_SCHEMA, Bus, new_bus
 from tests.support.events import s3_event, s3_record, sqs_event
 
 
@@ -104,6 +105,8 @@ def test_each_status_change_publishes_one_event_with_the_upload_in_its_detail(ap
     run_schedule()
 
     received = {e["detail"]["upload_id"]: e for e in bus.received()}
+    for published in received.values():
+        jsonschema.validate(published["detail"], DETAIL_SCHEMA, format_checker=jsonschema.FormatChecker())
 
     assert {k: (e["source"], e["detail-type"]) for k, e in received.items()} == {
         done["id"]: ("landing.uploads", "Upload Completed"),

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 
 BUS = "landing-test"
-# The rule pattern docs/events.md gives consumers.
-PATTERN = {
-    "source": [{"prefix": "landing"}],
-    "detail-type": ["Upload Completed", "Upload Rejected", "Upload Expired", "Upload Quarantined"],
-}
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+
+
+def documented(section: str) -> dict[str, Any]:
+    """The first JSON block under a heading of docs/events.md: the tests use what the docs show."""
+    text = DOCS.read_text().split(section, 1)[1]
+    block = re.search(r"```json\n(.*?)```", text, re.S)
+    assert block, f"no JSON block under {section!r} in {DOCS}"
+    return dict(json.loads(block.group(1)))
+
+
+# The rule pattern consumers copy, minus its example bucket (the test bus sees one bucket anyway).
+PATTERN = {k: v for k, v in documented("## Subscribe").items() if k != "detail"}
+DETAIL_SCHEMA = documented("## Schema of `detail`")
 
 
 @dataclass
