@@ -33,3 +33,4 @@ def test_demo_prints_the_rows_it_wrote(clean_db, tmp_path):
         assert key in done.stdout
     assert rows("SELECT status FROM uploads") == [{"status": "uploaded"}]
     assert "journal rows added by this run" in done.stdout
+    assert "Upload Completed: upload " in done.stdout

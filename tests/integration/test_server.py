@@ -342,3 +342,30 @@ def test_binding_beyond_loopback_is_announced_loudly_and_widens_the_host_check()
     assert "192.168.1.20" in allowed_hosts("192.168.1.20")  # type: ignore[operator]
     assert allowed_hosts("0.0.0.0") is None and allowed_hosts("::") is None
     assert "WARNING" in exposed_warning("0.0.0.0") and "no authentication" in exposed_warning("0.0.0.0")
+
+
+def test_published_lifecycle_events_are_shown_as_they_arrive(wired, api_s3, monkeypatch, caplog):
+    from landing.events import publisher
+    from landing.local import bus
+    from landing.settings import get_settings
+
+    client, background = wired
+    monkeypatch.setenv("EVENT_BUS_NAME", bus.LOCAL_BUS)  # restored after the test; setup() sets it too
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    background.events_queue_url = bus.setup(boto3.client("events", region_name="us-east-1"), sqs)
+    try:
+        created = client.post("/uploads", json=TEXT).json
+        put_announced_object(api_s3, created)
+        background.drain_once()
+
+        with caplog.at_level(logging.INFO, logger="landing.serve"):
+            (shown,) = background.show_events()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        publisher.reset()
+
+    assert (shown["detail-type"], shown["detail"]["upload_id"]) == ("Upload Completed", created["id"])
+    lines = [r.getMessage() for r in caplog.records if r.name == "landing.serve"]
+    assert any(line.startswith(f"EventBridge Upload Completed: upload {created['id']}") for line in lines)
+    assert rows("SELECT count(*) AS n FROM event_outbox") == [{"n": 0}]

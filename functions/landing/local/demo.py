@@ -114,15 +114,17 @@ def api_event(method: str, path: str, body: dict[str, Any] | None = None) -> dic
     }
 
 
-def presigned_upload(sqs: Any, queue_url: str) -> bool:
+def presigned_upload(sqs: Any, queue_url: str, events_queue_url: str) -> bool:
     """One upload through the uploads API: announce it, POST the file to S3 with the returned form
-    fields (a real HTTP request to the moto server), drain the queue into ingest, ask for its status."""
+    fields (a real HTTP request to the moto server), drain the queue into ingest, ask for its status,
+    and show the lifecycle event an application subscribed to the bus received."""
     import os
 
     import requests
 
     from landing.handlers.uploads import handler
     from landing.lambda_context import local_context
+    from landing.local import bus
     from landing.local.queue import drain
     from landing.s3 import clients
     from landing.settings import get_settings
@@ -150,13 +152,18 @@ def presigned_upload(sqs: Any, queue_url: str) -> bool:
     status = json.loads(answer["body"])
     print(f"GET /uploads/{upload['id']} -> {answer['statusCode']}")
     print(table([status], ["status", "size", "object_size", "content_type", "completed_at"]))
-    return bool(status.get("status") == "uploaded")
+    published = bus.received(sqs, events_queue_url)
+    print(f"\nlifecycle events on the EventBridge bus {bus.LOCAL_BUS} (moto; a rule sends them to a queue)\n")
+    for published_event in published:
+        print("  " + bus.describe(published_event))
+    completed = [e for e in published if e.get("detail-type") == "Upload Completed"]
+    return bool(status.get("status") == "uploaded") and len(completed) == 1
 
 
 def run() -> int:
     import boto3
 
-    from landing.local import moto_server
+    from landing.local import bus, moto_server
 
     started = datetime.now(UTC)
     server, endpoint = moto_server.start()
@@ -164,6 +171,8 @@ def run() -> int:
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
     queue_url = setup_bucket(s3, sqs)
+    events = boto3.client("events", endpoint_url=endpoint, region_name="us-east-1")
+    events_queue_url = bus.setup(events, sqs)
     for key, body in DEMO_FILES.items():
         s3.put_object(Bucket=DEMO_BUCKET, Key=key, Body=body, Metadata={"origin": "demo"})
     s3.put_object(Bucket=DEMO_BUCKET, Key="reports/2026/q1 summary.txt", Body=b"revised numbers\n")
@@ -175,6 +184,6 @@ def run() -> int:
     totals = drain(sqs, queue_url)
     print("drained the queue into the ingest handler: " + json.dumps(totals))
     print_catalog(DEMO_BUCKET, started)
-    uploaded = presigned_upload(sqs, queue_url)
+    uploaded = presigned_upload(sqs, queue_url, events_queue_url)
     server.stop()  # type: ignore[attr-defined]
     return 0 if totals["failed"] == 0 and uploaded else 1

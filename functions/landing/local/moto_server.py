@@ -1,4 +1,4 @@
-"""A local moto server (S3 + SQS over HTTP) so presigned URLs and notifications are real requests."""
+"""A local moto server (S3, SQS, EventBridge over HTTP) so presigned URLs and notifications are real requests."""
 
 from __future__ import annotations
 

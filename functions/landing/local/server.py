@@ -186,15 +186,23 @@ class Background(threading.Thread):
 
     Drains the bucket's notification queue into the ingest handler every ``poll_s`` (so an upload's
     status moves on as in AWS), and invokes the uploads function's scheduled pass every ``sweep_s``.
+    With ``events_queue_url`` (the local bus's rule target) it logs each lifecycle event published.
     """
 
     def __init__(
-        self, invoker: Invoker, sqs: Any, queue_url: str, poll_s: float = 0.2, sweep_s: float = 60.0
+        self,
+        invoker: Invoker,
+        sqs: Any,
+        queue_url: str,
+        poll_s: float = 0.2,
+        sweep_s: float = 60.0,
+        events_queue_url: str | None = None,
     ) -> None:
         super().__init__(name="landing-background", daemon=True)
         self.invoker = invoker
         self.sqs = sqs
         self.queue_url = queue_url
+        self.events_queue_url = events_queue_url
         self.poll_s = poll_s
         self.sweep_s = sweep_s
         self.stopping = threading.Event()
@@ -216,9 +224,21 @@ class Background(threading.Thread):
 
     def sweep_once(self) -> Any:
         result = self.invoker.invoke(uploads_handler(), dict(SCHEDULED_EVENT), UPLOADS_FUNCTION, 60.0)
-        if any(result.values()):
+        events = result.get("events") or {}
+        if any(v for k, v in result.items() if k != "events") or events.get("published"):
             log.info("UploadsFunction scheduled pass: %s", json.dumps(result))
         return result
+
+    def show_events(self) -> list[dict[str, Any]]:
+        """Log what an application subscribed to the bus receives (one line per event)."""
+        if self.events_queue_url is None:
+            return []
+        from landing.local import bus
+
+        published = bus.received(self.sqs, self.events_queue_url)
+        for event in published:
+            log.info("EventBridge %s", bus.describe(event))
+        return published
 
     def run(self) -> None:
         next_sweep = time.monotonic() + self.sweep_s
@@ -229,6 +249,7 @@ class Background(threading.Thread):
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + self.sweep_s
                     self.sweep_once()
+                self.show_events()
             except Exception:
                 # The loop outlives a failed batch, as the event source mapping does; SQS redelivers.
                 log.exception("background invocation failed")
@@ -240,7 +261,7 @@ class Background(threading.Thread):
         self.join(timeout=10)
 
 
-def banner(url: str, endpoint: str, bucket: str, queue_url: str, database: str) -> str:
+def banner(url: str, endpoint: str, bucket: str, queue_url: str, database: str, event_bus: str = "") -> str:
     routes = ", ".join(apigw.ROUTE_KEYS)
     return "\n".join(
         [
@@ -249,6 +270,7 @@ def banner(url: str, endpoint: str, bucket: str, queue_url: str, database: str) 
             f"  routes     {routes}",
             f"  S3 + SQS   {endpoint} (moto): bucket {bucket} -> queue {queue_url.rsplit('/', 1)[-1]}"
             " -> IngestFunction",
+            f"  events     EventBridge bus {event_bus} (moto) -> rule -> queue, shown below as published",
             f"  database   {database}",
             "  caller     anonymous (no JWT authorizer locally)",
             "",
@@ -311,7 +333,7 @@ def run(host: str = "127.0.0.1", port: int = 3000, sweep_s: float = 60.0) -> int
     import boto3
     from sqlalchemy.engine import make_url
 
-    from landing.local import demo, moto_server
+    from landing.local import bus, demo, moto_server
 
     _log_requests()
     moto, endpoint = moto_server.start()
@@ -325,15 +347,17 @@ def run(host: str = "127.0.0.1", port: int = 3000, sweep_s: float = 60.0) -> int
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=get_settings().aws_region)
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=get_settings().aws_region)
     queue_url = demo.setup_bucket(s3, sqs, bucket=bucket)
+    events = boto3.client("events", endpoint_url=endpoint, region_name=get_settings().aws_region)
+    events_queue_url = bus.setup(events, sqs)
 
     invoker = Invoker()
     application = Application(invoker, allowed_hosts=allowed_hosts(host), s3_origin=endpoint)
     server: BaseWSGIServer = make_server(host, port, application, threaded=True)
     url = f"http://{host}:{server.server_port}"
-    background = Background(invoker, sqs, queue_url, sweep_s=sweep_s)
+    background = Background(invoker, sqs, queue_url, sweep_s=sweep_s, events_queue_url=events_queue_url)
     background.start()
     database = make_url(get_settings().url).render_as_string(hide_password=True)
-    print(banner(url, endpoint, bucket, queue_url, database), flush=True)
+    print(banner(url, endpoint, bucket, queue_url, database, bus.LOCAL_BUS), flush=True)
     if host.strip("[]") not in LOOPBACK_HOSTS:
         warning = exposed_warning(host)
         print(warning, file=sys.stderr, flush=True)
