@@ -24,7 +24,7 @@ SAM_VENV = ROOT / ".venv-sam"
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 
 # Services whose permissions must name their resources (the least-privilege rule).
-GUARDED_SERVICES = frozenset({"s3", "sqs", "rds", "rds-db", "secretsmanager", "kms"})
+GUARDED_SERVICES = frozenset({"s3", "sqs", "rds", "rds-db", "secretsmanager", "kms", "events"})
 # AWS managed policies SAM attaches that touch none of the guarded services.
 ALLOWED_MANAGED_POLICIES = frozenset(
     {

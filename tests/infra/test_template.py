@@ -432,8 +432,8 @@ def test_database_network_is_private_with_an_s3_gateway_endpoint():
     assert not kinds & {"AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EIP"}
     for subnet in cfn.resources(template, "AWS::EC2::Subnet").values():
         assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
-    (endpoint,) = cfn.resources(template, "AWS::EC2::VPCEndpoint").values()
-    assert endpoint["Properties"]["VpcEndpointType"] == "Gateway"
+    endpoints = cfn.resources(template, "AWS::EC2::VPCEndpoint")
+    (endpoint,) = [e for e in endpoints.values() if e["Properties"]["VpcEndpointType"] == "Gateway"]
     assert endpoint["Properties"]["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"}
     assert endpoint["Properties"]["RouteTableIds"] == [{"Ref": "PrivateRouteTable"}]
 
@@ -520,3 +520,48 @@ def test_rules_reject_a_half_described_existing_database_before_creating_anythin
         "ExistingDatabaseIamUser",
     ):
         assert parameter_name in asserted, parameter_name
+
+
+def test_database_network_reaches_eventbridge_through_an_interface_endpoint():
+    template = cfn.database_template()
+    endpoint = cfn.resources(template, "AWS::EC2::VPCEndpoint")["EventsInterfaceEndpoint"]["Properties"]
+    assert endpoint["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.events"}
+    assert endpoint["PrivateDnsEnabled"] is True
+    group = cfn.resources(template, "AWS::EC2::SecurityGroup")["EndpointSecurityGroup"]["Properties"]
+    assert [(r["FromPort"], r["SourceSecurityGroupId"]) for r in group["SecurityGroupIngress"]] == [
+        (443, {"Ref": "FunctionSecurityGroup"})
+    ]
+
+
+def test_only_the_functions_that_change_uploads_publish_and_only_to_the_bus():
+    functions = cfn.resources(cfn.template(), "AWS::Serverless::Function")
+    publishers = {}
+    for name, function in functions.items():
+        for policy in function["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                if "events:PutEvents" in cfn.as_list(statement["Action"]):
+                    publishers[name] = statement["Resource"]
+    bus = {
+        "Fn::If": [
+            "CreateEventBus",
+            {"Fn::GetAtt": ["EventBus", "Arn"]},
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
+            },
+        ]
+    }
+    assert publishers == {"IngestFunction": bus, "UploadsFunction": bus}
+    for name in publishers:
+        variables = functions[name]["Properties"]["Environment"]["Variables"]
+        assert variables["EVENT_BUS_NAME"] == {
+            "Fn::If": ["CreateEventBus", {"Ref": "EventBus"}, {"Ref": "EventBusName"}]
+        }
+    assert "EVENT_BUS_NAME" not in str(functions["ReconcileFunction"]["Properties"].get("Environment"))
+
+
+def test_an_outbox_older_than_the_threshold_alarms():
+    alarm = cfn.resources(cfn.template(), "AWS::CloudWatch::Alarm")["EventOutboxAgeAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Threshold"]) == (
+        "OutboxOldestAgeSeconds",
+        {"Ref": "EventBacklogAlarmSeconds"},
+    )

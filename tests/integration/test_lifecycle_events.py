@@ -368,3 +368,18 @@ def test_two_concurrent_scheduled_passes_never_publish_a_row_twice(
     assert sum(r.published for r in results) == 40
     assert all(r.published for r in results)
     assert outbox() == []
+
+
+def test_only_the_four_announced_statuses_write_an_event(api, s3, bus):
+    upload = announce(api)
+    with db.require_engine().begin() as conn:
+        for status in ("expired", "pending", "pending", "uploaded"):
+            conn.execute(
+                text("UPDATE uploads SET status = :s WHERE id = CAST(:id AS uuid)"),
+                {"s": status, "id": upload["id"]},
+            )
+
+    assert [r["detail_type"] for r in rows("SELECT detail_type FROM event_outbox ORDER BY id")] == [
+        "Upload Expired",
+        "Upload Completed",
+    ]

@@ -32,7 +32,6 @@ BEGIN
             WHEN 'rejected' THEN 'Upload Rejected'
             WHEN 'expired' THEN 'Upload Expired'
             WHEN 'quarantined' THEN 'Upload Quarantined'
-            ELSE 'Upload Status Changed'
         END,
         jsonb_build_object(
             'upload_id', NEW.id,
@@ -58,11 +57,15 @@ END
 $$
 """
 
-UPLOAD_EVENT_TRIGGER = """
+# The statuses an application is told about; a waiting state (pending, or one a later migration adds)
+# publishes nothing.
+PUBLISHED_STATUSES = ("uploaded", "rejected", "expired", "quarantined")
+
+UPLOAD_EVENT_TRIGGER = f"""
 CREATE TRIGGER uploads_status_event
 AFTER UPDATE OF status ON uploads
 FOR EACH ROW
-WHEN (OLD.status IS DISTINCT FROM NEW.status)
+WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.status IN {PUBLISHED_STATUSES})
 EXECUTE FUNCTION landing_upload_status_event()
 """
 
