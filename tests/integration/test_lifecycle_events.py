@@ -16,6 +16,7 @@ from landing.db import engine as db
 from landing.db.uow import session_scope
 from landing.events import publisher
 from landing.lambda_context import local_context
+from landing.observability import metrics
 from landing.s3 import clients
 from landing.settings import get_settings
 from tests.conftest import rows
@@ -41,6 +42,13 @@ def configure(monkeypatch: pytest.MonkeyPatch, bus_name: str | None) -> None:
         monkeypatch.setenv("EVENT_BUS_NAME", bus_name)
     get_settings.cache_clear()
     publisher.reset()
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left() -> Iterator[None]:
+    """Passes run here outside a handler leave metrics no log_metrics flushed; drop them."""
+    yield
+    metrics.clear_metrics()
 
 
 @pytest.fixture
