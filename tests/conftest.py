@@ -42,7 +42,7 @@ from landing.db import engine as db  # noqa: E402
 from landing.db import migrate  # noqa: E402
 from landing.lambda_context import LocalContext, local_context  # noqa: E402
 
-TABLES = ("object_events", "objects", "uploads", "event_outbox")
+TABLES = ("object_events", "objects", "uploads", "event_outbox", "object_scans")
 
 # Hypothesis profiles, chosen with HYPOTHESIS_PROFILE. "ci" (.ci/run) is derandomised: every run draws
 # the same examples, so what CI catches does not vary from run to run (the ordering edges are also

@@ -164,6 +164,12 @@ class Settings:
         doc="days after its presigned request expired that a decided upload row is kept unless a current "
         "object is linked to it (the scheduled pass deletes older ones); 0 keeps them forever",
     )
+    require_clean_scan: bool = env(
+        "REQUIRE_CLEAN_SCAN",
+        default=False,
+        doc="an upload that passes the content checks waits as 'scanning' until GuardDuty's verdict: "
+        "clean -> uploaded, threats -> quarantined, no verdict possible -> rejected",
+    )
     allowed_content_types: tuple[str, ...] = env(
         "ALLOWED_CONTENT_TYPES",
         default=DEFAULT_CONTENT_TYPES,

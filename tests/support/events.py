@@ -136,3 +136,50 @@ def eventbridge_event(
         "resources": [f"arn:aws:s3:::{bucket}"],
         "detail": detail,
     }
+
+
+def guardduty_event(
+    key: str,
+    *,
+    result: str = "NO_THREATS_FOUND",
+    bucket: str = "example-bucket",
+    etag: str | None = "b1946ac92492d2347c6235b4d2611184",
+    version_id: str | None = "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+    event_id: str | None = None,
+    time: str = "2021-11-12T00:00:05Z",
+    threats: list[str] | None = None,
+) -> dict[str, Any]:
+    """Shaped like AWS's "S3 object scan result" sample
+    (https://docs.aws.amazon.com/guardduty/latest/ug/monitor-with-eventbridge-s3-malware-protection.html):
+    ``key`` as GuardDuty sends it, not URL-encoded."""
+    scan_status = {"NO_THREATS_FOUND": "COMPLETED", "THREATS_FOUND": "COMPLETED", "FAILED": "FAILED"}
+    if result == "THREATS_FOUND" and threats is None:
+        threats = ["EICAR-Test-File (not a virus)"]
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": "GuardDuty Malware Protection Object Scan Result",
+        "source": "aws.guardduty",
+        "account": "123456789012",
+        "time": time,
+        "region": "us-east-1",
+        "resources": [
+            "arn:aws:guardduty:us-east-1:123456789012:malware-protection-plan/b4c7f464ab3a4EXAMPLE"
+        ],
+        "detail": {
+            "schemaVersion": "1.0",
+            "scanStatus": scan_status.get(result, "SKIPPED"),
+            "resourceType": "S3_OBJECT",
+            "s3ObjectDetails": {
+                "bucketName": bucket,
+                "objectKey": key,
+                "eTag": etag,
+                "versionId": version_id,
+                "s3Throttled": False,
+            },
+            "scanResultDetails": {
+                "scanResultStatus": result,
+                "threats": [{"name": name} for name in threats] if threats else None,
+            },
+        },
+    }

@@ -58,7 +58,11 @@ OBJECT_EVENT_COLUMNS = (
     "request_id",
     "source",
 )
-UPLOAD_STATUSES = ("pending", "uploaded", "rejected", "expired")
+# "scanning": the object passed the content checks and waits for a clean malware verdict (only when
+# REQUIRE_CLEAN_SCAN is on); "quarantined": a malware scan found threats in the accepted object.
+UPLOAD_STATUSES = ("pending", "uploaded", "rejected", "expired", "quarantined", "scanning")
+# GuardDuty Malware Protection for S3's scanResultStatus values.
+SCAN_RESULTS = ("NO_THREATS_FOUND", "THREATS_FOUND", "UNSUPPORTED", "ACCESS_DENIED", "FAILED")
 # session.info key: the ids of uploads whose status this session changed (the uploads_status_event
 # trigger wrote their outbox rows), so they are published right after the commit.
 OUTBOX_WRITTEN = "landing.db.outbox_written"
@@ -91,10 +95,17 @@ class Upload(Base):
     # The object body the upload was decided on; bytes sent again to the key are a replay.
     e_tag: Mapped[str | None] = mapped_column(Text)
     version_id: Mapped[str | None] = mapped_column(Text)
+    # What the first bytes of the object are (content sniffing), and the malware verdict on it.
+    detected_type: Mapped[str | None] = mapped_column(Text)
+    scan_status: Mapped[str | None] = mapped_column(String(16))
+    scanned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         UniqueConstraint("bucket", "key", name="uq_uploads_bucket_key"),
         CheckConstraint(f"status IN {UPLOAD_STATUSES}", name="ck_uploads_status"),
+        CheckConstraint(
+            f"scan_status IS NULL OR scan_status IN {SCAN_RESULTS}", name="ck_uploads_scan_status"
+        ),
         CheckConstraint("max_size > 0", name="ck_uploads_max_size"),
         Index("ix_uploads_owner_status_created", "owner", "status", "created_at"),
         Index(
@@ -128,9 +139,17 @@ class Object(Base):
     upload_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("uploads.id", ondelete="SET NULL")
     )
+    # GuardDuty's verdict on the current body (null until one names it; a new body clears it), and
+    # its detected type when DETECT_BUCKET_DROPS is on (uploads always have theirs on `uploads`).
+    scan_status: Mapped[str | None] = mapped_column(String(16))
+    scanned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    detected_type: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_objects_updated_at", "updated_at"),
+        CheckConstraint(
+            f"scan_status IS NULL OR scan_status IN {SCAN_RESULTS}", name="ck_objects_scan_status"
+        ),
         Index("ix_objects_upload_id", "upload_id", postgresql_where=text("upload_id IS NOT NULL")),
     )
 
@@ -160,6 +179,32 @@ class ObjectEvent(Base):
         CheckConstraint(f"record_type IN {RECORD_TYPES}", name="ck_object_events_record_type"),
         CheckConstraint(f"source IN {SOURCES}", name="ck_object_events_source"),
         Index("ix_object_events_record_timestamp", "record_timestamp"),
+    )
+
+
+class ObjectScan(Base):
+    """Append-only journal of malware scan results, one row per EventBridge event (stale ones too)."""
+
+    __tablename__ = "object_scans"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    # EventBridge's event id: a redelivery, or the same event through SQS, adds nothing.
+    event_id: Mapped[str] = mapped_column(Text)
+    bucket: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(KEY_TYPE)
+    version_id: Mapped[str | None] = mapped_column(Text)
+    e_tag: Mapped[str | None] = mapped_column(Text)
+    scan_status: Mapped[str] = mapped_column(String(32))
+    scan_result_status: Mapped[str] = mapped_column(String(16))
+    threats: Mapped[list[Any] | None] = mapped_column(JSONB(none_as_null=True))
+    record_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("event_id", name="uq_object_scans_event_id"),
+        CheckConstraint(f"scan_result_status IN {SCAN_RESULTS}", name="ck_object_scans_result"),
+        Index("ix_object_scans_bucket_key", "bucket", "key"),
     )
 
 

@@ -1,4 +1,4 @@
-"""IngestFunction: S3 notifications (direct, via SQS, or EventBridge) -> catalog rows, one session each."""
+"""IngestFunction: S3 notifications (direct, SQS, EventBridge) and GuardDuty scan results -> catalog rows."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return batch.sqs_batch(event, context)
         if kind == "eventbridge":
             parsed = s3events.from_eventbridge(event)
+        elif kind == "guardduty":
+            parsed = s3events.from_guardduty(event)
         else:
             parsed = s3events.from_s3_notification(event, source="s3")
     except InvalidEvent as error:

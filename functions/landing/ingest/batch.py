@@ -18,7 +18,7 @@ from landing.ingest import service as ingest
 from landing.ingest.catalog import WriteResult
 from landing.observability import add_counts, logger, metrics
 from landing.s3 import events as s3events
-from landing.s3.events import InvalidEvent, S3Record
+from landing.s3.events import InvalidEvent
 
 
 def _log_failure(message: str, error: BaseException, **context: Any) -> None:
@@ -66,9 +66,9 @@ def direct(parsed: s3events.Parsed, context: Any) -> dict[str, Any]:
     try:
         # Outside the upload prefix the write is the only statement: BEGIN, it and COMMIT travel
         # together, one round trip per invocation.
-        one_statement = ingest.is_one_statement(parsed.records)
+        one_statement = ingest.is_one_statement(parsed.records, parsed.scans)
         with unit_of_work(context, one_statement=one_statement) as session:
-            result = ingest.apply(session, parsed.records, heads)
+            result = ingest.apply(session, parsed.records, heads, parsed.scans)
     except errors.DATABASE_ERRORS as error:
         metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
         _log_failure(
@@ -101,24 +101,25 @@ def sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     parsed, failed = _parse_messages(event)
     records = [r for p in parsed.values() for r in p.records]
     heads = ingest.enrich_records(records)
-    good: dict[str, tuple[S3Record, ...]] = {}
+    good: dict[str, s3events.Parsed] = {}
     for message_id, message in parsed.items():
         failure = ingest.first_failure(message.records, heads)
         if failure is None:
-            good[message_id] = message.records
+            good[message_id] = message
         else:
             logger.warning(
                 "HeadObject failed, message will be retried",
                 extra={"message_id": message_id, **errors.classify(failure).log_fields()},
             )
             failed.append(message_id)
-    good_records = [r for rs in good.values() for r in rs]
+    good_records = [r for message in good.values() for r in message.records]
+    good_scans = [scan for message in good.values() for scan in message.scans]
     result = WriteResult(0, 0, 0)
     with session_scope(context) as work:
         try:
             # One statement for the whole batch outside the upload prefix: one round trip.
-            with work.transaction(one_statement=ingest.is_one_statement(good_records)) as session:
-                result = ingest.apply(session, good_records, heads)
+            with work.transaction(one_statement=ingest.is_one_statement(good_records, good_scans)) as session:
+                result = ingest.apply(session, good_records, heads, good_scans)
         except errors.DATABASE_ERRORS as error:
             if errors.is_record_error(error):
                 logger.warning(
@@ -137,17 +138,17 @@ def sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _per_message(
     work: Work,
-    good: dict[str, tuple[S3Record, ...]],
+    good: dict[str, s3events.Parsed],
     heads: dict[Any, Any],
     failed: list[str],
 ) -> WriteResult:
     received = journalled = applied = 0
     try:
         with work.transaction() as session:
-            for message_id, records in good.items():
+            for message_id, message in good.items():
                 try:
                     with session.begin_nested():
-                        result = ingest.apply(session, records, heads)
+                        result = ingest.apply(session, message.records, heads, message.scans)
                 except errors.DATABASE_ERRORS as error:
                     if not errors.is_record_error(error):
                         raise

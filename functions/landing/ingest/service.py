@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy.orm import Session
 
 from landing.ingest import catalog
+from landing.ingest import scans as verdicts
 from landing.s3 import head as enrich
 from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head, HeadOutcome, RetryableS3Error
+from landing.s3.scans import ScanResult
 from landing.uploads import lifecycle
 
 
@@ -28,15 +30,21 @@ def first_failure(
     return None
 
 
-def is_one_statement(records: Sequence[S3Record]) -> bool:
-    """True when ``apply`` writes these records with a single statement (no upload to decide)."""
-    return not lifecycle.concerns(records)
+def is_one_statement(records: Sequence[S3Record], scans: Sequence[ScanResult] = ()) -> bool:
+    """True when ``apply`` writes these records with a single statement (no upload to decide, no
+    malware scan result to record)."""
+    return not scans and not lifecycle.concerns(records)
 
 
 def apply(
-    session: Session, records: Sequence[S3Record], heads: Mapping[Identity, HeadOutcome]
+    session: Session,
+    records: Sequence[S3Record],
+    heads: Mapping[Identity, HeadOutcome],
+    scans: Sequence[ScanResult] = (),
 ) -> catalog.WriteResult:
-    """Everything one set of records changes, in the caller's unit of work (never commits)."""
+    """Everything one set of records and malware scan results changes, in the caller's unit of work
+    (never commits). Scan results count like events: a redelivered one is a duplicate, one about a
+    body that is not current is stale."""
     usable: dict[Identity, Head | None] = {
         identity: outcome for identity, outcome in heads.items() if not isinstance(outcome, Exception)
     }
@@ -44,4 +52,14 @@ def apply(
     # Uploads announced through the API are decided here, in the same unit of work; keys outside
     # the upload prefix cost no statement.
     lifecycle.on_recorded(session, records, usable)
-    return result
+    # A verdict may have come first; only uploads' keys pay for the look-up (bucket drops' verdicts
+    # apply when they name the current body on arrival).
+    verdicts.apply_early_verdicts(session, lifecycle.concerned_keys(records))
+    if not scans:
+        return result
+    scanned = verdicts.record_scans(session, scans)
+    return catalog.WriteResult(
+        received=result.received + scanned.received,
+        journalled=result.journalled + scanned.journalled,
+        applied=result.applied + scanned.applied,
+    )

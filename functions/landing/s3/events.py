@@ -7,14 +7,17 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeGuard
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeNotificationEvent
 
+if TYPE_CHECKING:
+    from landing.s3.scans import ScanResult
+
 RecordType = Literal["CREATE", "DELETE"]
 Source = Literal["s3", "sqs", "eventbridge", "reconcile"]
-EventKind = Literal["s3", "sqs", "eventbridge", "s3-test"]
+EventKind = Literal["s3", "sqs", "eventbridge", "guardduty", "s3-test"]
 
 # Normalised sequencers are upper-case hex, right-padded with "0" to this width (AWS: "pad the
 # shorter value with zeros on the right, then compare lexicographically").
@@ -70,10 +73,12 @@ class S3Record:
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """Records of one payload plus how many were skipped on purpose (TestEvent, other event types)."""
+    """Records of one payload plus how many were skipped on purpose (TestEvent, other event types);
+    a GuardDuty payload carries its malware scan result instead of records."""
 
     records: tuple[S3Record, ...]
     skipped: int = 0
+    scans: tuple[ScanResult, ...] = ()
 
 
 def decode_key(raw: object) -> str:
@@ -300,13 +305,26 @@ def detect(event: object) -> EventKind:
         return "s3-test"
     if is_eventbridge(event):
         return "eventbridge"
+    if event.get("source") == "aws.guardduty" and "detail-type" in event:
+        return "guardduty"
     records = event.get("Records")
     if isinstance(records, list):
         first = records[0] if records else {}
         if isinstance(first, Mapping) and first.get("eventSource") == "aws:sqs":
             return "sqs"
         return "s3"
-    raise InvalidEvent("not an S3, SQS or EventBridge S3 event (no 'Records', no 'detail-type')")
+    raise InvalidEvent("not an S3, SQS, EventBridge S3 or GuardDuty event (no 'Records', no 'detail-type')")
+
+
+def from_guardduty(
+    payload: Mapping[str, Any], source: Literal["eventbridge", "sqs"] = "eventbridge"
+) -> Parsed:
+    """A GuardDuty "Object Scan Result" as a Parsed with one scan; other GuardDuty events are skipped."""
+    from landing.s3 import scans
+
+    if not scans.is_scan_result(payload):
+        return Parsed((), skipped=1)
+    return Parsed((), scans=(scans.from_guardduty(payload, source),))
 
 
 def from_sqs_body(body: object, unwrap_sns: bool = True) -> Parsed:
@@ -326,6 +344,8 @@ def from_sqs_body(body: object, unwrap_sns: bool = True) -> Parsed:
         raise InvalidEvent(f"SQS message body is JSON {type(payload).__name__}, not an S3 notification")
     if is_eventbridge(payload):
         return from_eventbridge(payload, source="sqs")
+    if payload.get("source") == "aws.guardduty" and "detail-type" in payload:
+        return from_guardduty(payload, source="sqs")
     if payload.get("Event") == "s3:TestEvent" or isinstance(payload.get("Records"), list):
         return from_s3_notification(payload, source="sqs")
     raise InvalidEvent("SQS message body is not an S3 notification")

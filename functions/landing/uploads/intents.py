@@ -254,6 +254,9 @@ def view(row: Upload) -> dict[str, Any]:
         "expires_at": iso(row.expires_at),
         "completed_at": iso(row.completed_at),
         "rejection_reason": row.rejection_reason,
+        "detected_type": row.detected_type,
+        "scan_status": row.scan_status,
+        "scanned_at": iso(row.scanned_at),
     }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     column,
     delete,
     event,
+    func,
     select,
     tuple_,
     update,
@@ -37,6 +38,8 @@ from landing.uploads.presign import UPLOAD_ID_META
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from landing.s3.scans import ScanResult
 
 uploads: Table = Upload.__table__  # type: ignore[assignment]
 objects: Table = Object.__table__  # type: ignore[assignment]
@@ -104,6 +107,11 @@ def concerns(records: Sequence[S3Record]) -> bool:
     return bool(_concerned(records))
 
 
+def concerned_keys(records: Sequence[S3Record]) -> set[tuple[str, str]]:
+    """(bucket, key) of the records that may decide an upload."""
+    return {(r.bucket, r.key) for r in _concerned(records)}
+
+
 def on_recorded(session: Session, records: Sequence[S3Record], heads: Mapping[Identity, Head | None]) -> int:
     """Ingest hook, in the caller's unit of work: link objects to their uploads and decide the uploads.
 
@@ -137,6 +145,8 @@ def on_recorded(session: Session, records: Sequence[S3Record], heads: Mapping[Id
     ).all()
     if not announced:
         return 0
+    # With REQUIRE_CLEAN_SCAN an accepted object waits for its malware verdict (on_verdict).
+    accepted = "scanning" if get_settings().require_clean_scan else "uploaded"
     decisions = []
     replays = 0
     for upload in announced:
@@ -165,7 +175,7 @@ def on_recorded(session: Session, records: Sequence[S3Record], heads: Mapping[Id
                 _delete_after_commit(session, written)
             continue
         reason = violation(upload.id, upload.method, upload.content_type, upload.max_size, record.size, head)
-        status = "rejected" if reason else "uploaded"
+        status = "rejected" if reason else accepted
         decisions.append(
             (
                 upload.id,
@@ -289,6 +299,60 @@ def _decide(session: Session, decisions: list[tuple[Any, ...]]) -> list[Any]:
     )
     statement = select(moved).add_cte(linked)
     return list(session.execute(statement).all())
+
+
+def verdict_outcome(scan: ScanResult) -> tuple[str, tuple[str, ...], str | None]:
+    """(status, from which statuses, reason) a malware verdict moves an upload to.
+
+    Threats quarantine an accepted upload, whether or not it still waited for its verdict. Waiting
+    uploads ("scanning", REQUIRE_CLEAN_SCAN) count as done on a clean verdict; a scan that could
+    not judge the object (UNSUPPORTED, ACCESS_DENIED, FAILED) rejects them: a clean verdict was
+    required and none will come. Already-rejected uploads keep their status.
+    """
+    if scan.infected:
+        threats = ", ".join(scan.threats) or "an unnamed threat"
+        return "quarantined", ("uploaded", "scanning"), f"malware scan found {threats}"[:1000]
+    if scan.result == "NO_THREATS_FOUND":
+        return "uploaded", ("scanning",), None
+    return "rejected", ("scanning",), f"malware scan result {scan.result}: a clean verdict is required"
+
+
+def on_verdict(session: Session, upload_id: uuid.UUID, scan: ScanResult, version_id: str | None) -> int:
+    """Ingest hook for a malware verdict on an upload's current object; returns 1 if its status moved.
+
+    The verdict is copied to the upload (GET /uploads/{id} shows it); a quarantined or rejected
+    upload's object version is deleted once the unit of work commits, like a rejected one.
+    """
+    session.execute(
+        update(uploads)
+        .where(
+            uploads.c.id == upload_id,
+            uploads.c.scanned_at.is_(None) | (uploads.c.scanned_at <= scan.event_time),
+        )
+        .values(scan_status=scan.result, scanned_at=scan.event_time)
+    )
+    status, from_statuses, reason = verdict_outcome(scan)
+    moved = session.execute(
+        update(uploads)
+        .where(uploads.c.id == upload_id, uploads.c.status.in_(from_statuses))
+        .values(
+            status=status,
+            rejection_reason=reason,
+            completed_at=func.coalesce(uploads.c.completed_at, scan.event_time),
+        )
+        .returning(uploads.c.id, uploads.c.bucket, uploads.c.key)
+    ).one_or_none()
+    if moved is None:
+        return 0
+    # The status trigger wrote the Upload Quarantined/Completed/Rejected event; publish it after commit.
+    note_changed(session, [moved.id])
+    if status != "uploaded":
+        logger.warning(
+            f"upload {status}",
+            extra={"upload_id": str(moved.id), "key": moved.key, "reason": reason, "scan": scan.event_id},
+        )
+        _delete_after_commit(session, ObjectVersion(moved.bucket, moved.key, version_id))
+    return 1
 
 
 def _delete_after_commit(session: Session, target: ObjectVersion) -> None:
@@ -427,8 +491,8 @@ def prune_decided(session: Session, now: datetime, retention_days: int, limit: i
 
 
 def sweep(session: Session, client: S3Client, now: datetime, limit: int = 100) -> SweepResult:
-    """The scheduled pass: expire due uploads, abort their multipart uploads, delete rejected leftovers,
-    prune decided rows past their retention.
+    """The scheduled pass: expire due uploads, abort their multipart uploads, delete rejected and
+    quarantined leftovers, prune decided rows past their retention.
 
     S3 calls happen inside the unit of work but only touch rows this pass owns (expired, rejected),
     and each pass handles at most ``limit`` of each, so a backlog is worked off over several runs.
@@ -459,7 +523,7 @@ def sweep(session: Session, client: S3Client, now: datetime, limit: int = 100) -
     leftovers = session.execute(
         select(objects.c.bucket, objects.c.key, objects.c.version_id)
         .join(uploads, uploads.c.id == objects.c.upload_id)
-        .where(uploads.c.status == "rejected", objects.c.is_deleted.is_(False))
+        .where(uploads.c.status.in_(("rejected", "quarantined")), objects.c.is_deleted.is_(False))
         .order_by(objects.c.bucket, objects.c.key)
         .limit(limit)
     ).all()

@@ -1,0 +1,86 @@
+"""GuardDuty "Object Scan Result" parsing: AWS's sample shape in, one ScanResult out; malformed ones refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from landing.s3 import events as s3events
+from landing.s3.events import InvalidEvent
+from tests.support.events import guardduty_event, load, sqs_event
+
+
+def test_aws_sample_parses_to_one_scan_and_no_records():
+    parsed = s3events.from_guardduty(load("guardduty-scan-threats.json"))
+
+    assert parsed.records == ()
+    (scan,) = parsed.scans
+    assert (scan.bucket, scan.key, scan.e_tag, scan.version_id) == (
+        "example-bucket",
+        "example-key",
+        "b1946ac92492d2347c6235b4d2611184",
+        "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+    )
+    assert (scan.scan_status, scan.result, scan.threats) == (
+        "COMPLETED",
+        "THREATS_FOUND",
+        ("EICAR-Test-File (not a virus)",),
+    )
+    assert scan.event_time == datetime(2021, 11, 12, 0, 0, 5, tzinfo=UTC)
+    assert (scan.infected, scan.source) == (True, "eventbridge")
+
+
+def test_detect_names_guardduty_events():
+    assert s3events.detect(load("guardduty-scan-clean.json")) == "guardduty"
+
+
+def test_object_key_is_taken_as_is_not_url_decoded():
+    (scan,) = s3events.from_guardduty(guardduty_event("a+b%20c/d e.txt")).scans
+
+    assert scan.key == "a+b%20c/d e.txt"
+
+
+def test_quoted_etag_is_unquoted():
+    (scan,) = s3events.from_guardduty(guardduty_event("k", etag='"abc"')).scans
+
+    assert scan.e_tag == "abc"
+
+
+def test_sqs_body_with_a_scan_result_is_a_scan_from_sqs():
+    body = sqs_event(guardduty_event("k"))["Records"][0]["body"]
+
+    (scan,) = s3events.from_sqs_body(body).scans
+
+    assert scan.source == "sqs"
+
+
+def test_other_guardduty_detail_types_are_skipped():
+    event = guardduty_event("k")
+    event["detail-type"] = "GuardDuty Malware Protection Resource Status Active"
+
+    assert s3events.from_guardduty(event) == s3events.Parsed((), skipped=1)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("id",), None, "no 'id'"),
+        (("detail", "scanResultDetails", "scanResultStatus"), "MAYBE", "scanResultStatus"),
+        (("detail", "scanStatus"), None, "scanStatus"),
+        (("detail", "s3ObjectDetails", "objectKey"), "", "objectKey"),
+        (("detail", "s3ObjectDetails", "objectKey"), "k\x00", "NUL"),
+        (("detail", "s3ObjectDetails", "bucketName"), "no/such", "bucket name"),
+        (("detail", "scanResultDetails", "threats"), "lots", "threats"),
+        (("time",), "yesterday", "ISO-8601"),
+    ],
+)
+def test_malformed_results_are_refused(path, value, message):
+    event = guardduty_event("k")
+    target = event
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+
+    with pytest.raises(InvalidEvent, match=message):
+        s3events.from_guardduty(event)
