@@ -164,6 +164,18 @@ class Settings:
         doc="days after its presigned request expired that a decided upload row is kept unless a current "
         "object is linked to it (the scheduled pass deletes older ones); 0 keeps them forever",
     )
+    sniff_bytes: int = env(
+        "SNIFF_BYTES",
+        default=4096,
+        minimum=16,
+        doc="first bytes of an announced upload read (ranged GET) to check what it really is",
+    )
+    detect_bucket_drops: bool = env(
+        "DETECT_BUCKET_DROPS",
+        default=False,
+        doc="also read the first bytes of objects dropped outside UPLOAD_PREFIX and store "
+        "objects.detected_type (one ranged GET per object)",
+    )
     require_clean_scan: bool = env(
         "REQUIRE_CLEAN_SCAN",
         default=False,

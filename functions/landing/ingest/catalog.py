@@ -16,12 +16,15 @@ from landing.db.models import OBJECT_EVENT_COLUMNS, OBJECT_STATE_COLUMNS, Object
 from landing.db.pgwire import PREPARE
 from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head
+from landing.uploads import content
 
 objects: Table = Object.__table__  # type: ignore[assignment]
 object_events: Table = ObjectEvent.__table__  # type: ignore[assignment]
 
 # Columns an event (plus its HEAD answer) decides; created_at and upload_id are kept on update.
-DECIDED_COLUMNS = OBJECT_STATE_COLUMNS
+# detected_type too: the content sniffed from the event's body (reconcile never reads bytes, so it
+# is not one of the state columns a repair decides).
+DECIDED_COLUMNS = (*OBJECT_STATE_COLUMNS, "detected_type")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,7 @@ def _object_row(record: S3Record, head: Head | None) -> dict[str, Any]:
             "last_modified_date": None,
             "is_deleted": True,
             "deleted_at": _iso(record.event_time),
+            "detected_type": None,
         }
     last_modified = head.last_modified if head else record.event_time
     return _live_row(record, record.version_id, record.size, record.e_tag, head, last_modified)
@@ -115,7 +119,17 @@ def _live_row(
         "last_modified_date": _iso(last_modified),
         "is_deleted": False,
         "deleted_at": None,
+        "detected_type": _detected_type(head),
     }
+
+
+def _detected_type(head: Head | None) -> str | None:
+    """What the event's body really is, when its first bytes were read (uploads; bucket drops with
+    DETECT_BUCKET_DROPS)."""
+    if head is None or head.first_bytes is None:
+        return None
+    detected = content.detect(head.first_bytes)
+    return detected.media_type if detected else None
 
 
 def _rank(row: Mapping[str, Any]) -> tuple[str, bool]:

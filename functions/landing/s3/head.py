@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -35,6 +35,8 @@ class Head:
     # What a version delete learns about the version that is current now.
     version_id: str | None = None
     size: int | None = None
+    # The object's first bytes (content sniffing), for the creates that are sniffed.
+    first_bytes: bytes | None = None
 
 
 @cache
@@ -77,6 +79,33 @@ def head(bucket: str, key: str, version_id: str | None, expected_etag: str | Non
     )
 
 
+def first_bytes(bucket: str, key: str, version_id: str | None, e_tag: str | None, limit: int) -> bytes | None:
+    """A ranged GET of the object's first ``limit`` bytes, of the event's body only (If-Match on its
+    eTag); None when that body is gone or was replaced. Same client and time bounds as HeadObject."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes=0-{limit - 1}"}
+    if version_id and version_id != "null":
+        params["VersionId"] = version_id
+    if e_tag:
+        params["IfMatch"] = f'"{e_tag}"'
+    try:
+        response = s3_client().get_object(**params)
+        return response["Body"].read(limit)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code == "InvalidRange" or status == 416:
+            return b""  # an empty object has no byte 0
+        if code in GONE_CODES or code == "PreconditionFailed" or status in (400, 403, 404, 412):
+            return None
+        raise RetryableS3Error(
+            f"GetObject s3://{bucket}/{key} (first bytes) failed: {code or status}"
+        ) from error
+    except BotoCoreError as error:
+        raise RetryableS3Error(f"GetObject s3://{bucket}/{key} (first bytes) failed: {error}") from error
+
+
 HeadOutcome = Head | None | RetryableS3Error
 
 
@@ -84,8 +113,18 @@ def needs_head(record: S3Record) -> bool:
     return record.record_type == "CREATE" or record.removes_version
 
 
+def sniffed(record: S3Record) -> bool:
+    """Creates whose first bytes are read: announced uploads' keys, and bucket drops only when
+    DETECT_BUCKET_DROPS is on (otherwise they pay nothing for the content checks)."""
+    settings = get_settings()
+    return record.record_type == "CREATE" and (
+        record.key.startswith(settings.upload_prefix) or settings.detect_bucket_drops
+    )
+
+
 def head_many(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
-    """HEAD every create and version delete, in a small thread pool when there are several.
+    """HEAD every create and version delete, in a small thread pool when there are several; sniffed
+    creates also get their first bytes, in the same worker, right after their HEAD.
 
     A create asks for its own version and eTag; a version delete asks for no version, i.e. for
     whatever a reader of the key gets now (None: nothing, the key is gone or hidden by a delete
@@ -97,7 +136,13 @@ def head_many(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
         try:
             if record.removes_version:
                 return head(record.bucket, record.key, None, None)
-            return head(record.bucket, record.key, record.version_id, record.e_tag)
+            found = head(record.bucket, record.key, record.version_id, record.e_tag)
+            if found is None or not sniffed(record):
+                return found
+            data = first_bytes(
+                record.bucket, record.key, record.version_id, found.e_tag, get_settings().sniff_bytes
+            )
+            return replace(found, first_bytes=data)
         except RetryableS3Error as error:
             return error
 

@@ -33,7 +33,8 @@ from landing.s3.clients import s3_client
 from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head
 from landing.settings import get_settings
-from landing.uploads import presign
+from landing.uploads import content, presign
+from landing.uploads.content import media_type
 from landing.uploads.presign import UPLOAD_ID_META
 
 if TYPE_CHECKING:
@@ -61,11 +62,6 @@ class ObjectVersion:
     version_id: str | None
 
 
-def media_type(content_type: str | None) -> str:
-    """'Text/Plain; charset=utf-8' -> 'text/plain' (parameters and case do not change the type)."""
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
 def violation(
     upload_id: uuid.UUID,
     method: str | None,
@@ -76,8 +72,8 @@ def violation(
 ) -> str | None:
     """Why an object breaks what its upload announced, or None when it does not.
 
-    Size comes from the event; type and metadata from HeadObject when it answered (an object
-    already gone is judged on its size alone). A POST may carry 1..announced bytes (its policy's
+    Size comes from the event; type and metadata from HeadObject when it answered, and what the
+    bytes really are from the first bytes read (an object already gone is judged on its size alone). A POST may carry 1..announced bytes (its policy's
     range); a PUT or a multipart upload signed the exact length, so anything else was not ours.
     """
     if size is not None and size < 1:
@@ -93,7 +89,12 @@ def violation(
     carried = head.user_metadata.get(UPLOAD_ID_META)
     if carried != str(upload_id):
         return f"object metadata {UPLOAD_ID_META}={carried!r} does not name this upload"
-    return None
+    return content.violation(declared_type, detected_of(head))
+
+
+def detected_of(head: Head | None) -> content.Detected | None:
+    """What the object's first bytes are, when they were read."""
+    return content.detect(head.first_bytes) if head is not None and head.first_bytes is not None else None
 
 
 def _concerned(records: Sequence[S3Record]) -> list[S3Record]:
@@ -176,6 +177,7 @@ def on_recorded(session: Session, records: Sequence[S3Record], heads: Mapping[Id
             continue
         reason = violation(upload.id, upload.method, upload.content_type, upload.max_size, record.size, head)
         status = "rejected" if reason else accepted
+        detected = detected_of(head)
         decisions.append(
             (
                 upload.id,
@@ -187,6 +189,7 @@ def on_recorded(session: Session, records: Sequence[S3Record], heads: Mapping[Id
                 record.event_time,
                 record.e_tag,
                 written.version_id,
+                detected.media_type if detected else None,
             )
         )
     if replays:
@@ -265,6 +268,7 @@ def _decide(session: Session, decisions: list[tuple[Any, ...]]) -> list[Any]:
             column("completed_at", DateTime(timezone=True)),
             column("e_tag", Text),
             column("version_id", Text),
+            column("detected_type", Text),
             name="decided",
         )
         .data(decisions)
@@ -291,6 +295,7 @@ def _decide(session: Session, decisions: list[tuple[Any, ...]]) -> list[Any]:
             completed_at=decided.c.completed_at,
             e_tag=decided.c.e_tag,
             version_id=decided.c.version_id,
+            detected_type=decided.c.detected_type,
         )
         .returning(
             uploads.c.id, uploads.c.bucket, uploads.c.key, uploads.c.status, uploads.c.rejection_reason
