@@ -94,3 +94,14 @@ def test_the_collector_is_back_on_even_when_an_import_fails():
     except ModuleNotFoundError:
         pass
     assert gc.isenabled()
+
+
+def test_the_ingest_handler_imports_no_content_sniffing_library():
+    """puremagic's signature database costs tens of ms: paid by the first sniffed upload, not by the import."""
+    probe = "import sys, landing.handlers.ingest; print('puremagic' in sys.modules)"
+
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=os.environ, check=True
+    )
+
+    assert done.stdout.strip() == "False"
