@@ -53,7 +53,9 @@ def cmd_event(args: argparse.Namespace) -> int:
     from landing.local import events
 
     fields: dict[str, Any] = {"region": args.region}
-    if args.kind != "schedule":
+    if args.kind == "guardduty-scan":
+        fields.update(result=args.result, etag=args.etag, version_id=args.version_id)
+    elif args.kind != "schedule":
         fields.update(size=args.size, etag=args.etag, version_id=args.version_id, sequencer=args.sequencer)
     print(json.dumps(events.generate(args.kind, args.bucket, args.key, **fields), indent=2))
     return 0
@@ -115,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="override the template's function timeout (seconds)")
     p.set_defaults(func=cmd_invoke)
 
-    from landing.local.events import KINDS
+    from landing.local.events import KINDS, SCAN_RESULTS
 
     p = sub.add_parser("event", help="print a sample event (Docker-free sam local generate-event)")
     p.add_argument("kind", choices=KINDS)
@@ -126,6 +128,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version-id", help="object version (versioned buckets)")
     p.add_argument("--sequencer", help="default: increasing with the clock")
     p.add_argument("--region", default="us-east-1")
+    p.add_argument("--result", choices=SCAN_RESULTS, default="NO_THREATS_FOUND", help="guardduty-scan only")
     p.set_defaults(func=cmd_event)
 
     p = sub.add_parser("demo", help="end-to-end demo on the embedded database and a local S3")

@@ -198,6 +198,33 @@ def test_generated_events_keep_the_shape_of_the_documented_samples():
     created = events.generate("eventbridge-created", "example-bucket", "example-key", version_id="v1")
     assert shape(created) == shape(load("eventbridge-object-created.json"))
     assert shape(events.generate("schedule", "", "")) == shape(load("uploads-expire-schedule.json"))
+    scan = events.generate("guardduty-scan", "example-bucket", "example-key", version_id="v1")
+    assert shape(scan) == shape(load("guardduty-scan-clean.json"))
+    threats = events.generate("guardduty-scan", "b", "k", version_id="v1", result="THREATS_FOUND")
+    assert shape(threats) == shape(load("guardduty-scan-threats.json"))
+
+
+def test_a_generated_scan_result_marks_the_object_through_the_handler(
+    clean_db, s3, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(ROOT)
+    key = "inbox/2026 report+final.csv"
+    etag = s3.put_object(Bucket="example-bucket", Key=key, Body=b"a,b\n")["ETag"].strip('"')
+    for kind in ("s3-put", "guardduty-scan"):
+        assert (
+            cli.main(
+                ["event", kind, "--key", key, "--etag", etag, "--size", "4", "--result", "THREATS_FOUND"]
+            )
+            == 0
+        )
+        generated = tmp_path / f"{kind}.json"
+        generated.write_text(capsys.readouterr().out)
+        assert (
+            cli.main(["invoke", "IngestFunction", str(generated), "--env-vars", str(env_file(tmp_path))]) == 0
+        )
+        capsys.readouterr()
+
+    assert rows("SELECT key, scan_status FROM objects") == [{"key": key, "scan_status": "THREATS_FOUND"}]
 
 
 def test_generated_sequencers_grow_so_later_events_win():

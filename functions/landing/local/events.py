@@ -12,7 +12,18 @@ from typing import Any
 from urllib.parse import quote_plus
 
 ACCOUNT = "123456789012"
-KINDS = ("s3-put", "s3-delete", "sqs", "eventbridge-created", "eventbridge-deleted", "schedule")
+KINDS = (
+    "s3-put",
+    "s3-delete",
+    "sqs",
+    "eventbridge-created",
+    "eventbridge-deleted",
+    "guardduty-scan",
+    "schedule",
+)
+SCAN_RESULTS = ("NO_THREATS_FOUND", "THREATS_FOUND", "UNSUPPORTED", "ACCESS_DENIED", "FAILED")
+# scanStatus that goes with each scanResultStatus in GuardDuty's samples.
+_SCAN_STATUS = {"NO_THREATS_FOUND": "COMPLETED", "THREATS_FOUND": "COMPLETED", "FAILED": "FAILED"}
 
 
 def _now() -> str:
@@ -151,6 +162,51 @@ def eventbridge(
     }
 
 
+def guardduty_scan(
+    bucket: str,
+    key: str,
+    *,
+    result: str = "NO_THREATS_FOUND",
+    etag: str | None = None,
+    version_id: str | None = None,
+    threat: str = "EICAR-Test-File (not a virus)",
+    region: str = "us-east-1",
+    **_: Any,
+) -> dict[str, Any]:
+    """GuardDuty Malware Protection for S3 "Object Scan Result", as in its user guide's samples
+    (the key is not URL-encoded; the eTag must be the object's for the verdict to apply)."""
+    if result not in SCAN_RESULTS:
+        raise ValueError(f"unknown scan result {result!r}; choose from {', '.join(SCAN_RESULTS)}")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "GuardDuty Malware Protection Object Scan Result",
+        "source": "aws.guardduty",
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [
+            f"arn:aws:guardduty:{region}:{ACCOUNT}:malware-protection-plan/{secrets.token_hex(10)}"
+        ],
+        "detail": {
+            "schemaVersion": "1.0",
+            "scanStatus": _SCAN_STATUS.get(result, "SKIPPED"),
+            "resourceType": "S3_OBJECT",
+            "s3ObjectDetails": {
+                "bucketName": bucket,
+                "objectKey": key,
+                "eTag": etag or hashlib.md5(key.encode(), usedforsecurity=False).hexdigest(),
+                "versionId": version_id,
+                "s3Throttled": False,
+            },
+            "scanResultDetails": {
+                "scanResultStatus": result,
+                "threats": [{"name": threat}] if result == "THREATS_FOUND" else None,
+            },
+        },
+    }
+
+
 def schedule(rule: str = "landing-expire-uploads", region: str = "us-east-1") -> dict[str, Any]:
     """The event an EventBridge schedule rule sends (UploadsFunction's expiry pass, ReconcileFunction)."""
     return {
@@ -177,6 +233,8 @@ def generate(kind: str, bucket: str, key: str, **fields: Any) -> dict[str, Any]:
         return eventbridge(bucket, key, **fields)
     if kind == "eventbridge-deleted":
         return eventbridge(bucket, key, delete=True, **fields)
+    if kind == "guardduty-scan":
+        return guardduty_scan(bucket, key, **fields)
     if kind == "schedule":
         return schedule(region=fields.get("region", "us-east-1"))
     raise ValueError(f"unknown event kind {kind!r}; choose from {', '.join(KINDS)}")
