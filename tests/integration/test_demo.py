@@ -31,6 +31,11 @@ def test_demo_prints_the_rows_it_wrote(clean_db, tmp_path):
     assert any(key.startswith("uploads/anonymous/") for key in stored)
     for key in ("reports/2026/q1 summary.txt", "nested/deep/path/data.json", "tmp/scratch.txt"):
         assert key in done.stdout
-    assert rows("SELECT status FROM uploads") == [{"status": "uploaded"}]
+    assert rows("SELECT filename, status, scan_status FROM uploads ORDER BY created_at") == [
+        {"filename": "../hello from the browser?.txt", "status": "uploaded", "scan_status": "NO_THREATS_FOUND"},
+        {"filename": "eicar.txt", "status": "quarantined", "scan_status": "THREATS_FOUND"},
+    ]
+    assert "malware scan found EICAR-Test-File (not a virus)" in done.stdout
     assert "journal rows added by this run" in done.stdout
     assert "Upload Completed: upload " in done.stdout
+    assert "Upload Quarantined: upload " in done.stdout

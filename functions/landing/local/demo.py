@@ -114,50 +114,77 @@ def api_event(method: str, path: str, body: dict[str, Any] | None = None) -> dic
     }
 
 
-def presigned_upload(sqs: Any, queue_url: str, events_queue_url: str) -> bool:
-    """One upload through the uploads API: announce it, POST the file to S3 with the returned form
-    fields (a real HTTP request to the moto server), drain the queue into ingest, ask for its status,
-    and show the lifecycle event an application subscribed to the bus received."""
-    import os
+# The EICAR anti-virus test file: harmless, and reported by every scanner (GuardDuty included) as a
+# threat; here it stands for the file GuardDuty would find infected.
+# Built from two halves so that the source file itself never trips a scanner on a developer's machine.
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
+
+def presigned_upload(sqs: Any, queue_url: str, filename: str, data: bytes) -> dict[str, Any] | None:
+    """One upload through the uploads API: announce it, POST the file to S3 with the returned form
+    fields (a real HTTP request to the moto server), drain the queue into ingest, ask for its status."""
     import requests
 
     from landing.handlers.uploads import handler
     from landing.lambda_context import local_context
-    from landing.local import bus
     from landing.local.queue import drain
-    from landing.s3 import clients
-    from landing.settings import get_settings
 
-    # Settings were read before the moto server existed: point the product's clients at it now.
-    os.environ["BUCKET_NAME"] = DEMO_BUCKET
-    get_settings.cache_clear()
-    clients.reset()
-    data = b"uploaded through a presigned POST\n"
-    request = {"filename": "../hello from the browser?.txt", "content_type": "text/plain", "size": len(data)}
+    request = {"filename": filename, "content_type": "text/plain", "size": len(data)}
     answer = handler(api_event("POST", "/uploads", request), local_context("UploadsFunction"))
     upload = json.loads(answer["body"])
     print(f"\npresigned upload\n\nPOST /uploads {json.dumps(request)}")
     print(f"  -> {answer['statusCode']} id={upload.get('id')} method={upload.get('method')}")
     print(f"     key={upload.get('key')}")
     if answer["statusCode"] != 201:
-        return False
+        return None
     sent = requests.post(
-        upload["url"], data=upload["fields"], files={"file": ("hello.txt", data, "text/plain")}, timeout=10
+        upload["url"], data=upload["fields"], files={"file": (filename, data, "text/plain")}, timeout=10
     )
     print(f"POST {upload['url']} (form fields + file) -> {sent.status_code}")
     totals = drain(sqs, queue_url)
     print("drained the queue into the ingest handler: " + json.dumps(totals))
     answer = handler(api_event("GET", f"/uploads/{upload['id']}"), local_context("UploadsFunction"))
-    status = json.loads(answer["body"])
+    status: dict[str, Any] = json.loads(answer["body"])
     print(f"GET /uploads/{upload['id']} -> {answer['statusCode']}")
-    print(table([status], ["status", "size", "object_size", "content_type", "completed_at"]))
+    print(table([status], ["status", "size", "object_size", "content_type", "detected_type", "completed_at"]))
+    return status
+
+
+def malware_verdicts(s3: Any, uploads: list[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
+    """What GuardDuty Malware Protection would send for each upload (it does not run locally), through
+    the ingest handler; then each upload as GET /uploads/{id} shows it."""
+    from landing.handlers.ingest import handler as ingest
+    from landing.handlers.uploads import handler
+    from landing.lambda_context import local_context
+    from landing.local import events
+
+    print("\nmalware scan results (GuardDuty Malware Protection Object Scan Result events)\n")
+    shown = []
+    for upload, result in uploads:
+        head = s3.head_object(Bucket=DEMO_BUCKET, Key=upload["key"])
+        event = events.guardduty_scan(
+            DEMO_BUCKET,
+            upload["key"],
+            result=result,
+            etag=head["ETag"].strip('"'),
+            version_id=head.get("VersionId"),
+        )
+        ingest(event, local_context("IngestFunction"))
+        answer = handler(api_event("GET", f"/uploads/{upload['id']}"), local_context("UploadsFunction"))
+        shown.append(json.loads(answer["body"]))
+    print(table(shown, ["filename", "status", "scan_status", "scanned_at", "rejection_reason"]))
+    return shown
+
+
+def lifecycle_events(sqs: Any, events_queue_url: str) -> list[str]:
+    """The lifecycle events an application subscribed to the bus received, shown; their detail-types."""
+    from landing.local import bus
+
     published = bus.received(sqs, events_queue_url)
     print(f"\nlifecycle events on the EventBridge bus {bus.LOCAL_BUS} (moto; a rule sends them to a queue)\n")
     for published_event in published:
         print("  " + bus.describe(published_event))
-    completed = [e for e in published if e.get("detail-type") == "Upload Completed"]
-    return bool(status.get("status") == "uploaded") and len(completed) == 1
+    return sorted(str(e.get("detail-type")) for e in published)
 
 
 def run() -> int:
@@ -184,6 +211,26 @@ def run() -> int:
     totals = drain(sqs, queue_url)
     print("drained the queue into the ingest handler: " + json.dumps(totals))
     print_catalog(DEMO_BUCKET, started)
-    uploaded = presigned_upload(sqs, queue_url, events_queue_url)
+    import os
+
+    from landing.s3 import clients
+    from landing.settings import get_settings
+
+    # Settings were read before the moto server existed: point the product's clients at it now.
+    os.environ["BUCKET_NAME"] = DEMO_BUCKET
+    get_settings.cache_clear()
+    clients.reset()
+    clean = presigned_upload(
+        sqs, queue_url, "../hello from the browser?.txt", b"uploaded through a presigned POST\n"
+    )
+    infected = presigned_upload(sqs, queue_url, "eicar.txt", EICAR)
+    verdicts = []
+    if clean and infected:
+        verdicts = malware_verdicts(s3, [(clean, "NO_THREATS_FOUND"), (infected, "THREATS_FOUND")])
+    published = lifecycle_events(sqs, events_queue_url)
     server.stop()  # type: ignore[attr-defined]
-    return 0 if totals["failed"] == 0 and uploaded else 1
+    expected = [("uploaded", "NO_THREATS_FOUND"), ("quarantined", "THREATS_FOUND")]
+    ok = [(v["status"], v["scan_status"]) for v in verdicts] == expected
+    # Both uploads completed, then one was quarantined: three lifecycle events.
+    ok = ok and published == ["Upload Completed", "Upload Completed", "Upload Quarantined"]
+    return 0 if totals["failed"] == 0 and ok else 1
