@@ -5,7 +5,15 @@ const PAGE_SIZE = 10;
 const POLL_FIRST_MS = 300;
 const POLL_MAX_MS = 3000;
 const POLL_GIVE_UP_MS = 15 * 60 * 1000;
-const FINAL = new Set(["uploaded", "rejected", "expired"]);
+const FINAL = new Set(["uploaded", "rejected", "expired", "quarantined"]);
+// GuardDuty's scanResultStatus, in words.
+const VERDICTS = {
+  NO_THREATS_FOUND: "no threats found",
+  THREATS_FOUND: "threats found",
+  UNSUPPORTED: "not scannable",
+  ACCESS_DENIED: "scanner was denied access",
+  FAILED: "scan failed",
+};
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -192,8 +200,11 @@ class UploadItem {
         this.set("pending", `Waiting (status check failed: ${error.message})`);
         continue;
       }
+      if (upload.status === "scanning") this.set("scanning", "Received; waiting for the malware scan");
       if (!FINAL.has(upload.status)) continue;
-      if (upload.status === "uploaded") this.set("uploaded", "Uploaded", { say: true });
+      const verdict = upload.scan_status ? ` · malware scan: ${VERDICTS[upload.scan_status] || upload.scan_status}` : "";
+      if (upload.status === "uploaded") this.set("uploaded", `Uploaded${verdict}`, { say: true });
+      else if (upload.status === "quarantined") this.set("quarantined", `Quarantined: ${upload.rejection_reason || "malware found"}`, { say: true });
       else if (upload.status === "rejected") this.set("rejected", `Rejected: ${upload.rejection_reason || "it broke the announced limits"}`, { say: true });
       else this.set("expired", `Expired: ${upload.rejection_reason || "no object arrived in time"}`, { say: true });
       objects.load(objects.current(), this.key.textContent);
