@@ -128,7 +128,7 @@ def test_bucket_cors_allows_browser_uploads_and_exposes_the_etag():
 
 def test_bucket_policy_denies_requests_without_tls():
     document = props("UploadBucketPolicy")["PolicyDocument"]
-    denies = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    denies = [s for s in cfn.statements(document) if s["Effect"] == "Deny"]
     insecure = [
         s for s in denies if s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
     ]
@@ -255,14 +255,18 @@ def test_the_failure_check_notices_a_function_without_a_destination():
 def test_schedule_rules_may_send_their_failures_to_the_failure_queue():
     (statement,) = props("AsyncFailureQueuePolicy")["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-    sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    sources = cfn.render(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
     rules = {
         f"{name}{event_name}"
         for name, function in resources("AWS::Serverless::Function").items()
         for event_name, event in function["Properties"].get("Events", {}).items()
         if event["Type"] == "Schedule"
+    } | {
+        name
+        for name, rule in resources("AWS::Events::Rule").items()
+        if "DeadLetterConfig" in rule["Properties"]["Targets"][0]
     }
-    assert {s["Fn::GetAtt"][0] for s in sources} == rules
+    assert {re.sub(r"^\$\{(\w+)\.Arn\}$", r"\1", s) for s in sources if s != "AWS::NoValue"} == rules
 
 
 # --- uploads API --------------------------------------------------------------------------------------------
@@ -565,3 +569,64 @@ def test_an_outbox_older_than_the_threshold_alarms():
         "OutboxOldestAgeSeconds",
         {"Ref": "EventBacklogAlarmSeconds"},
     )
+
+
+# --- malware protection -------------------------------------------------------------------------------------
+
+MALWARE_RESOURCES = {
+    "MalwareProtectionRole",
+    "MalwareProtectionPlan",
+    "MalwareScanResultRule",
+    "MalwareScanResultPermission",
+}
+
+
+def test_malware_protection_is_optional_and_off_by_default():
+    assert parameter("EnableMalwareProtection")["Default"] == "false"
+    assert parameter("RequireCleanScan")["Default"] == "false"
+    template = cfn.template()
+    assert template["Conditions"]["MalwareProtection"] == {
+        "Fn::Equals": [{"Ref": "EnableMalwareProtection"}, "true"]
+    }
+    for name in MALWARE_RESOURCES:
+        assert template["Resources"][name]["Condition"] == "MalwareProtection", name
+    rule = template["Rules"]["CleanScanNeedsScanning"]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "EnableMalwareProtection"}, "true"]}
+    assert globals_()["Environment"]["Variables"]["REQUIRE_CLEAN_SCAN"] == {"Ref": "RequireCleanScan"}
+
+
+def test_the_plan_scans_the_whole_upload_bucket_and_tags_results():
+    plan = props("MalwareProtectionPlan")
+    assert plan["ProtectedResource"] == {"S3Bucket": {"BucketName": {"Ref": "UploadBucket"}}}
+    assert plan["Actions"] == {"Tagging": {"Status": "ENABLED"}}
+    assert plan["Role"] == {"Fn::GetAtt": ["MalwareProtectionRole", "Arn"]}
+    trust = props("MalwareProtectionRole")["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "malware-protection-plan.guardduty.amazonaws.com"}
+
+
+def test_scan_results_reach_the_ingest_function_with_retries_and_a_dead_letter_queue():
+    rule = props("MalwareScanResultRule")
+    assert rule["EventPattern"]["source"] == ["aws.guardduty"]
+    assert rule["EventPattern"]["detail-type"] == ["GuardDuty Malware Protection Object Scan Result"]
+    assert rule["EventPattern"]["detail"] == {"s3ObjectDetails": {"bucketName": [{"Ref": "UploadBucket"}]}}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["AsyncFailureQueue", "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    permission = props("MalwareScanResultPermission")
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["MalwareScanResultRule", "Arn"]}
+
+
+def test_bucket_policy_denies_reading_objects_guardduty_found_infected():
+    document = props("UploadBucketPolicy")["PolicyDocument"]
+    (deny,) = [s for s in cfn.statements(document) if s.get("Sid") == "DenyReadingInfectedObjects"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert set(deny["Action"]) == {"s3:GetObject", "s3:GetObjectVersion"}
+    assert deny["Condition"] == {
+        "StringEquals": {"s3:ExistingObjectTag/GuardDutyMalwareScanStatus": "THREATS_FOUND"}
+    }
+    (tags,) = [s for s in cfn.statements(document) if s.get("Sid") == "OnlyGuardDutyTagsScanResults"]
+    assert tags["Condition"]["StringNotEquals"]["aws:PrincipalArn"] == {
+        "Fn::GetAtt": ["MalwareProtectionRole", "Arn"]
+    }

@@ -32,7 +32,11 @@ def test_demo_prints_the_rows_it_wrote(clean_db, tmp_path):
     for key in ("reports/2026/q1 summary.txt", "nested/deep/path/data.json", "tmp/scratch.txt"):
         assert key in done.stdout
     assert rows("SELECT filename, status, scan_status FROM uploads ORDER BY created_at") == [
-        {"filename": "../hello from the browser?.txt", "status": "uploaded", "scan_status": "NO_THREATS_FOUND"},
+        {
+            "filename": "../hello from the browser?.txt",
+            "status": "uploaded",
+            "scan_status": "NO_THREATS_FOUND",
+        },
         {"filename": "eicar.txt", "status": "quarantined", "scan_status": "THREATS_FOUND"},
     ]
     assert "malware scan found EICAR-Test-File (not a virus)" in done.stdout
