@@ -33,8 +33,14 @@ ALLOWED_MANAGED_POLICIES = frozenset(
         "AWSXrayWriteOnlyAccess",
     }
 )
-# The only wildcard allowed: object keys under this stack's bucket (arn:...:bucket/prefix/*).
+# The only wildcards allowed: object keys under this stack's bucket (arn:...:bucket/prefix/*), and
+# the EventBridge rule GuardDuty Malware Protection creates for itself, whose name GuardDuty generates
+# after this documented prefix (its role must be able to manage that rule and no other).
 OBJECT_WILDCARD = re.compile(r"^\$\{UploadBucket\.Arn\}(/[A-Za-z0-9_.\-]+)*/\*$")
+GUARDDUTY_RULE_WILDCARD = re.compile(
+    r"^arn:\$\{AWS::Partition\}:events:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
+    r"rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3\*$"
+)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -165,6 +171,10 @@ def statement_violations(where: str, statement: dict[str, Any]) -> list[str]:
             continue
         only_s3 = all(a.startswith("s3:") for a in guarded)
         if only_s3 and OBJECT_WILDCARD.match(resource):
+            continue
+        if all(a.startswith("events:") and a != "events:PutEvents" for a in guarded) and (
+            GUARDDUTY_RULE_WILDCARD.match(resource)
+        ):
             continue
         problems.append(f"{where}: wildcard resource {resource} for {', '.join(guarded)}")
     for action in guarded:

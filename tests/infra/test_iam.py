@@ -45,6 +45,13 @@ def _allow(action, resource):
         (_allow("rds-db:connect", "arn:aws:rds-db:us-east-1:1:dbuser:prx-1/*"), "wildcard resource"),
         (_allow("rds-db:connect", "arn:aws:rds:us-east-1:1:db-proxy:prx-1"), "does not name one db user"),
         (_allow("*", "*"), "wildcard action *"),
+        (
+            _allow(
+                "events:PutRule",
+                {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/*"},
+            ),
+            "wildcard resource",
+        ),
         ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "NotAction"),
     ],
 )
@@ -59,6 +66,13 @@ def test_linter_flags_each_kind_of_wildcard(statement, problem):
         _allow(["s3:GetObject", "s3:GetObjectVersion"], {"Fn::Sub": "${UploadBucket.Arn}/*"}),
         _allow("s3:PutObject", {"Fn::Sub": "${UploadBucket.Arn}/uploads/*"}),
         _allow("sqs:ReceiveMessage", {"Fn::GetAtt": ["IngestQueue", "Arn"]}),
+        _allow(
+            ["events:PutRule", "events:DescribeRule"],
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
+                "rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"
+            },
+        ),
         _allow("logs:CreateLogStream", "*"),  # not a guarded service
         {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"},
     ],
