@@ -143,6 +143,8 @@ def test_reconcile_racing_a_stream_of_live_writes_converges_to_s3(s3, monkeypatc
         live.put(key, b"delivered")
     stop = threading.Event()
     errors: list[BaseException] = []
+    written = threading.Condition()
+    writes = [0]
 
     def writer() -> None:
         try:
@@ -152,18 +154,35 @@ def test_reconcile_racing_a_stream_of_live_writes_converges_to_s3(s3, monkeypatc
                     live.delete(key)
                 else:
                     live.put(key, rnd.randbytes(rnd.randint(1, 9)))
+                with written:
+                    writes[0] += 1
+                    written.notify_all()
         except BaseException as error:  # surfaced by the assertion below
             errors.append(error)
+
+    # Proof that it raced: after each batch (the one moment the run holds no pooled connection, so
+    # the writer can get one), wait until the writer has committed another write. Left to the
+    # scheduler alone, a busy machine could run the whole reconcile before the writer's first write.
+    landed: list[int] = []
+    since = [0]
+
+    def a_write_lands(batch: object, totals: object) -> None:
+        with written:
+            written.wait_for(lambda: writes[0] > since[0] or bool(errors), timeout=10)
+            landed.append(writes[0] - since[0])
+            since[0] = writes[0]
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        first = reconcile_run.run(BUCKET, page_size=4)
+        first = reconcile_run.run(BUCKET, page_size=4, on_batch=a_write_lands)
     finally:
         stop.set()
         thread.join()
     assert not errors
     assert first.complete
+    # Ten or more batches (40-odd objects, 4 a page), and live writes landed between every two.
+    assert len(landed) >= 10 and all(n >= 1 for n in landed), landed
 
     assert_catalog_is_s3(s3)
     # And a quiet rerun finds nothing left to repair.
