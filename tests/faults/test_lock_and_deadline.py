@@ -17,7 +17,14 @@ from sqlalchemy import text
 from landing.db.uow import statement_budget_ms, unit_of_work
 from landing.handlers.ingest import handler
 from landing.lambda_context import local_context
-from tests.faults.conftest import APP_PASSWORD, APP_USER, DATABASE, row_locked, table_state
+from tests.faults.conftest import (
+    APP_PASSWORD,
+    APP_USER,
+    DATABASE,
+    SCHEDULING_MARGIN_S,
+    row_locked,
+    table_state,
+)
 from tests.support.clock import stop_context_clock
 from tests.support.events import s3_event, s3_record, sqs_event
 
@@ -58,7 +65,9 @@ def test_statement_and_lock_timeouts_follow_the_remaining_time_with_a_2s_floor(
 def test_row_held_for_update_fails_cleanly_within_the_budget_and_retry_converges(
     path, fault_db, bind_landing, s3, landing_logs
 ):
-    bind_landing()
+    # A connection default far above the 2 s budget: if the invocation's own bound were not applied,
+    # the lock wait would last 10 s, well past the asserted bound.
+    bind_landing(statement_timeout_ms=10_000)
     handler(s3_event(put("k.txt", "01", "v1")), local_context("IngestFunction"))
     before = table_state(fault_db)
     event = s3_event(put("k.txt", "02", "v2"), put("other.txt", "02", "o2"))
@@ -77,7 +86,7 @@ def test_row_held_for_update_fails_cleanly_within_the_budget_and_retry_converges
         elapsed = time.monotonic() - started
 
     assert budget_s == 2.0
-    assert elapsed < budget_s + 1.5, f"blocked {elapsed:.1f}s"
+    assert elapsed < budget_s + SCHEDULING_MARGIN_S, f"blocked {elapsed:.1f}s"
     if path == "sqs":
         assert isinstance(outcome, dict) and len(outcome["batchItemFailures"]) == 1
     else:
