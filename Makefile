@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 PORT ?= 3000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run serve browser demo test unit lint typecheck templates sam-local bench clean
+.PHONY: setup run serve browser demo test unit lint typecheck templates sam-local bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ browser:
 ## test: lint, types, template checks, the whole suite
 test: setup lint typecheck templates browser
 	$(BIN)/python -m pytest -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
+
+## mutate: break each core guard on purpose (in a copy) and check the tests catch it; minutes, not in `make test`
+mutate: setup
+	$(BIN)/python -m tests.mutate
 
 ## bench: the full benchmark (a few minutes; DATABASE_URL picks the server), prints the markdown table
 bench: setup

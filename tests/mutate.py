@@ -1,0 +1,300 @@
+"""`make mutate`: break each core guard on purpose, in a copy of the package, and check its tests notice.
+
+Each mutation replaces one exact piece of source text in a copy of functions/ (the working tree is
+never touched), then runs the tests that must catch it with that copy first on PYTHONPATH. A
+mutation is "caught" when those tests fail, "missed" when they pass (a gap in the suite), and
+"stale" when its text is no longer in the source (the code moved: update the mutation here).
+
+    python -m tests.mutate              every mutation, then a summary; exit 1 unless all caught
+    python -m tests.mutate --list       names and what each one breaks
+    python -m tests.mutate NAME ...     only these
+
+The chosen tests first run once unmutated (--no-baseline skips that): a failure there would make
+every mutation look caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "functions"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    breaks: str
+    path: str  # under functions/landing/
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+CATALOG_GUARD = """            where=tuple_(objects.c.sequence_number, objects.c.is_deleted)
+            < tuple_(upsert.excluded.sequence_number, upsert.excluded.is_deleted),"""
+
+MUTATIONS = (
+    Mutation(
+        "upsert-guard-sequencer-only",
+        "the objects upsert compares sequencers only: a DELETE no longer wins a tie with an earlier CREATE",
+        "ingest/catalog.py",
+        CATALOG_GUARD,
+        "            where=objects.c.sequence_number < upsert.excluded.sequence_number,",
+        (
+            "tests/unit/test_catalog.py",
+            "tests/integration/test_ordering_ties.py",
+            "tests/property/test_ordering.py",
+        ),
+    ),
+    Mutation(
+        "upsert-guard-sequencer-or-equal",
+        "the objects upsert also overwrites on an equal sequencer: a CREATE tying a tombstone resurrects it",
+        "ingest/catalog.py",
+        CATALOG_GUARD,
+        "            where=objects.c.sequence_number <= upsert.excluded.sequence_number,",
+        (
+            "tests/unit/test_catalog.py",
+            "tests/integration/test_ordering_ties.py",
+            "tests/property/test_ordering.py",
+        ),
+    ),
+    Mutation(
+        "upsert-guard-removed",
+        "the objects upsert overwrites whatever is stored: stale events win",
+        "ingest/catalog.py",
+        CATALOG_GUARD,
+        "",
+        ("tests/unit/test_catalog.py", "tests/property/test_ordering.py"),
+    ),
+    Mutation(
+        "batch-rank-ignores-delete",
+        "inside one batch, the newest event per key is chosen by sequencer only (the DELETE tie-break is lost)",
+        "ingest/catalog.py",
+        '    return (record.sequencer, record.record_type == "DELETE")',
+        "    return (record.sequencer, False)",
+        ("tests/unit/test_catalog.py", "tests/property/test_ordering.py"),
+    ),
+    Mutation(
+        "sequencer-not-padded",
+        "sequencers are compared as sent, without right-padding to one width",
+        "s3/events.py",
+        '    return raw.upper().ljust(SEQUENCER_WIDTH, "0")',
+        "    return raw.upper()",
+        ("tests/unit/test_catalog.py", "tests/unit/test_s3events.py", "tests/property/test_ordering.py"),
+    ),
+    Mutation(
+        "refused-credentials-kept",
+        "a login refused for its credentials no longer invalidates them: the refused IAM token is reused",
+        "db/credentials.py",
+        "        if is_auth_failure(context.original_exception):\n            source.invalidate()",
+        "        if is_auth_failure(context.original_exception):\n            pass",
+        ("tests/unit/test_dbauth.py",),
+    ),
+    Mutation(
+        "iam-token-never-invalidated",
+        "IamTokenSource.invalidate does nothing: a refused token is served until it is 10 minutes old",
+        "db/credentials.py",
+        "    def invalidate(self) -> None:\n        with self._lock:\n            self._cached = None",
+        "    def invalidate(self) -> None:\n        pass",
+        ("tests/unit/test_dbauth.py",),
+    ),
+    Mutation(
+        "collector-not-paused",
+        "quiet_imports no longer pauses the garbage collector while a handler's imports load",
+        "coldstart.py",
+        "    enabled = gc.isenabled()\n    gc.disable()",
+        "    enabled = gc.isenabled()",
+        ("tests/unit/test_coldstart.py",),
+    ),
+    Mutation(
+        "objects-prefix-unscoped",
+        "GET /objects uses the caller's prefix as given, without keeping it inside the caller's own area",
+        "uploads/browse.py",
+        "    if prefix.startswith(area):\n        area = prefix\n    elif not area.startswith(prefix):\n"
+        '        return {"objects": [], "next_cursor": None}',
+        "    if prefix:\n        area = prefix",
+        ("tests/hostile/test_api_corpus.py",),
+    ),
+    Mutation(
+        "upload-grace-ignored",
+        "pending uploads expire as soon as their presigned request does (UPLOAD_GRACE ignored)",
+        "uploads/lifecycle.py",
+        "    return now - timedelta(seconds=get_settings().upload_grace_s)",
+        "    return now",
+        ("tests/integration/test_uploads_lifecycle.py",),
+    ),
+    Mutation(
+        "upload-grace-inclusive",
+        "an upload exactly at expiry + grace counts as due (the boundary moves by one tick)",
+        "uploads/lifecycle.py",
+        '    return (uploads.c.status == "pending") & (uploads.c.expires_at < _due_before(now))',
+        '    return (uploads.c.status == "pending") & (uploads.c.expires_at <= _due_before(now))',
+        ("tests/integration/test_uploads_lifecycle.py",),
+    ),
+    Mutation(
+        "expiry-overrides-decided-uploads",
+        "the expiry pass expires any upload past its grace, even one ingest already decided",
+        "uploads/lifecycle.py",
+        '    return (uploads.c.status == "pending") & (uploads.c.expires_at < _due_before(now))',
+        "    return uploads.c.expires_at < _due_before(now)",
+        ("tests/integration/test_uploads_lifecycle.py",),
+    ),
+    Mutation(
+        "records-written-counts-received",
+        "the RecordsWritten metric counts every record received, duplicates included",
+        "ingest/batch.py",
+        'metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=result.journalled)',
+        'metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=result.received)',
+        ("tests/integration/test_metrics.py",),
+    ),
+    Mutation(
+        "failed-messages-not-counted",
+        "an SQS batch with failed messages emits no Failures metric",
+        "ingest/batch.py",
+        '        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=failed)',
+        "        pass",
+        ("tests/integration/test_metrics.py",),
+    ),
+    Mutation(
+        "reconcile-overwrites-changed-rows",
+        "reconcile repairs a row even when a live event changed it after the listing",
+        "reconcile/repairs.py",
+        '        objects.c.updated_at < bindparam("listed_at", type_=DateTime(timezone=True)),\n',
+        "",
+        (
+            "tests/integration/test_reconcile_race.py",
+            "tests/unit/test_reconcile.py",
+            "tests/integration/test_reconcile.py",
+        ),
+    ),
+    Mutation(
+        "statement-floor-removed",
+        "the per-invocation lock/statement timeout may fall below the 2 s floor",
+        "db/uow.py",
+        "    return max(budget, settings.min_statement_timeout_ms)",
+        "    return budget",
+        (
+            "tests/faults/test_lock_and_deadline.py::test_statement_and_lock_timeouts_follow_the_remaining_time_with_a_2s_floor",
+        ),
+    ),
+    Mutation(
+        "invocation-bound-not-set",
+        "an invocation with little time left keeps the connection's long lock/statement timeout",
+        "db/uow.py",
+        "    if budget_ms >= get_settings().statement_timeout_ms:\n        return",
+        "    if True:\n        return",
+        (
+            "tests/faults/test_lock_and_deadline.py::test_row_held_for_update_fails_cleanly_within_the_budget_and_retry_converges",
+        ),
+    ),
+    Mutation(
+        "ping-without-short-timeout",
+        "the idle-connection ping waits the full socket timeout instead of 2 s",
+        "db/health.py",
+        "            usock.settimeout(PING_SOCKET_TIMEOUT_S)",
+        "            pass",
+        ("tests/faults/test_silent_network.py",),
+    ),
+)
+
+
+def _union(mutations: list[Mutation]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(test for m in mutations for test in m.tests))
+
+
+def run(mutation: Mutation, workdir: Path, mutate: bool = True) -> tuple[str, float, str]:
+    """('caught' | 'missed' | 'stale' | 'error', seconds, detail)."""
+    copy = workdir / mutation.name / "functions"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    if mutate:
+        target = copy / "landing" / mutation.path
+        source = target.read_text()
+        if source.count(mutation.old) != 1:
+            return "stale", 0.0, f"the text to break is not (exactly once) in {mutation.path}"
+        target.write_text(source.replace(mutation.old, mutation.new))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(copy),
+        "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+    }
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.monotonic() - started
+    last = (done.stdout.strip().splitlines() or [""])[-1]
+    failed = [line for line in done.stdout.splitlines() if line.startswith(("FAILED tests", "ERROR tests"))]
+    if done.returncode == 0:
+        return "missed", elapsed, last
+    if done.returncode == 1:
+        return "caught", elapsed, failed[0] if failed else last
+    return "error", elapsed, f"pytest exit {done.returncode}: {last or done.stderr.strip()[-300:]}"
+
+
+def uses_the_copy(workdir: Path) -> bool:
+    """The copy on PYTHONPATH must shadow the editable install, or every mutation would be 'missed'."""
+    copy = workdir / "probe" / "functions"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    found = subprocess.run(
+        [sys.executable, "-c", "import landing; print(landing.__file__)"],
+        env={**os.environ, "PYTHONPATH": str(copy)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return found.startswith(str(copy))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.mutate", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="only these mutations")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of the tests")
+    args = parser.parse_args(argv)
+    if args.list:
+        for mutation in MUTATIONS:
+            print(f"{mutation.name:36} {mutation.breaks}")
+        return 0
+    unknown = set(args.names) - {m.name for m in MUTATIONS}
+    if unknown:
+        parser.error(f"no such mutation: {', '.join(sorted(unknown))}")
+    chosen = [m for m in MUTATIONS if not args.names or m.name in args.names]
+    results: list[tuple[Mutation, str]] = []
+    with tempfile.TemporaryDirectory(prefix="landing-mutate-") as tmp:
+        workdir = Path(tmp)
+        if not uses_the_copy(workdir):
+            print("the mutated copy does not shadow the installed package: nothing would be tested")
+            return 2
+        if not args.no_baseline:
+            baseline = Mutation("baseline", "nothing", "__init__.py", "", "", _union(chosen))
+            outcome, seconds, detail = run(baseline, workdir, mutate=False)
+            print(
+                f"{'PASSED' if outcome == 'missed' else 'FAILED':7} {'unmutated':36} {seconds:6.1f}s  {detail}"
+            )
+            if outcome != "missed":
+                print("the tests fail without any mutation: fix that first")
+                return 2
+        for mutation in chosen:
+            outcome, seconds, detail = run(mutation, workdir)
+            results.append((mutation, outcome))
+            print(f"{outcome.upper():7} {mutation.name:36} {seconds:6.1f}s  {detail}", flush=True)
+    counts = {o: sum(1 for _, r in results if r == o) for o in ("caught", "missed", "stale", "error")}
+    print(", ".join(f"{n} {o}" for o, n in counts.items()) + f" of {len(results)} mutations")
+    return 0 if counts["caught"] == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
