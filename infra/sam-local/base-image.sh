@@ -39,7 +39,8 @@ tar -C "$prefix" -c --exclude=lib/python3.12/test --exclude=lib/python3.12/site-
   --exclude='lib/python3.12/idlelib' --exclude='lib/python3.12/tkinter' --exclude='*.a' bin lib \
   | tar -C "$context/lang" -x
 mkdir -p "$context/lang/lib/python3.12/site-packages"
-"$python" -m pip install -q --no-compile --disable-pip-version-check --target "$context/runtime" "$ric"
+PIP_ROOT_USER_ACTION=ignore "$python" -m pip install -q --no-compile --disable-pip-version-check \
+  --target "$context/runtime" "$ric"
 cp "$here/bootstrap" "$context/runtime/bootstrap"
 docker build -q --build-arg "ROOTFS=$rootfs" --label "landing.inputs=$inputs" -t "$image" "$context" >/dev/null
 # SAM layers its emulator on top as ...:3.12-rapid-x86_64; drop the old one so it is rebuilt on this base.
