@@ -312,33 +312,31 @@ def api(local: Stack, database: tuple[Engine, dict[str, str]]) -> Iterator[str]:
 
 def test_start_api_serves_every_uploads_route_through_the_function(api, database):
     engine, _ = database
-    # A multipart upload (announced above the 100 MiB threshold) is the one that can be aborted.
     created = requests.post(
         f"{api}/uploads",
-        json={"filename": "big.bin", "content_type": "application/octet-stream", "size": 200 * 1024**2},
+        json={"filename": "notes.txt", "content_type": "text/plain", "size": 1024},
         timeout=120,
     )
     assert created.status_code == 201, created.text
     upload = created.json()
-    assert upload["parts"]
-
     listed = requests.get(f"{api}/uploads", timeout=120)
     assert listed.status_code == 200, listed.text
-    assert upload["id"] in json.dumps(listed.json())
+    assert upload["id"] in listed.text
     fetched = requests.get(f"{api}/uploads/{upload['id']}", timeout=120)
     assert (fetched.status_code, fetched.json()["status"]) == (200, "pending"), fetched.text
-    # Answered by the function (its error document), not by API Gateway's own 404.
-    completed = requests.post(f"{api}/uploads/{upload['id']}/complete", json={"parts": []}, timeout=120)
-    assert (completed.status_code, completed.json()["error"]["code"]) == (400, "invalid_parts"), (
-        completed.text
-    )
-    aborted = requests.delete(f"{api}/uploads/{upload['id']}", timeout=120)
-    assert aborted.status_code == 200, aborted.text
     objects = requests.get(f"{api}/objects", timeout=120)
     assert objects.status_code == 200, objects.text
+    # Only multipart uploads (above what an anonymous caller may announce) complete or abort: the
+    # function itself refuses, with its error document rather than API Gateway's {"message": ...}.
+    for refused in (
+        requests.post(f"{api}/uploads/{upload['id']}/complete", json={"parts": []}, timeout=120),
+        requests.delete(f"{api}/uploads/{upload['id']}", timeout=120),
+    ):
+        assert 400 <= refused.status_code < 500, refused.text
+        assert refused.json()["error"]["code"], refused.text
 
     (row,) = rows(engine, "SELECT status, owner FROM uploads WHERE id = :id", id=upload["id"])
-    assert row == {"status": "expired", "owner": "anonymous"}
+    assert row == {"status": "pending", "owner": "anonymous"}
 
 
 def break_artifact(local: Stack, function: str, missing: str) -> Path:
