@@ -13,6 +13,7 @@ from tests.perf.workload import (
     HEAD_ETAG,
     HeadStub,
     MotoObjects,
+    context,
     delete_event,
     head_of,
     round_trips,
@@ -29,7 +30,6 @@ def batch(results: Results, url: str, sizes: Sizes, stub: HeadStub, moto: MotoOb
     (creates, HeadObject stubbed or answered by moto) and against the raw batch floor (deletes)."""
     size = sizes.batch_size
     from landing.handlers import ingest as ingest_handler
-    from landing.lambda_context import local_context
 
     def run(item: tuple[dict[str, Any], Any]) -> None:
         response = ingest_handler.handler(*item)
@@ -40,7 +40,7 @@ def batch(results: Results, url: str, sizes: Sizes, stub: HeadStub, moto: MotoOb
             keys = [unique_key(prefix) for _ in range(size)]
             if put:
                 moto.put(keys)
-            return sqs_batch(keys, etag), local_context("IngestFunction")
+            return sqs_batch(keys, etag), context()
 
         return make
 
@@ -49,7 +49,7 @@ def batch(results: Results, url: str, sizes: Sizes, stub: HeadStub, moto: MotoOb
             key = unique_key(prefix)
             if put:
                 moto.put([key])
-            return s3_event(key, etag), local_context("IngestFunction")
+            return s3_event(key, etag), context()
 
         return make
 
@@ -60,9 +60,7 @@ def batch(results: Results, url: str, sizes: Sizes, stub: HeadStub, moto: MotoOb
         return floors.delete_batch_params([delete_event(unique_key("batch-floor")) for _ in range(size)])
 
     def deletes_input(i: int) -> tuple[dict[str, Any], Any]:
-        return sqs_deletes([unique_key("batch-deletes") for _ in range(size)]), local_context(
-            "IngestFunction"
-        )
+        return sqs_deletes([unique_key("batch-deletes") for _ in range(size)]), context()
 
     goal_cases = {
         "floor": Case(floor_input, lambda p: prepared.run(**p), calls=sizes.batch_per_round),

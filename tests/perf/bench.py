@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         from tests.perf.workload import (
             HeadStub,
             MotoObjects,
+            context,
             delete_invocation,
             s3_client,
             sqs_deletes,
@@ -77,14 +78,12 @@ def main(argv: list[str] | None = None) -> int:
                 batching.batch(results, url, sizes, stub, moto)
                 progress("batch")
         if {"per-event", "batch"} <= only:
-            from landing.lambda_context import local_context
-
             with s3_client(stub.client):
                 log_bytes = {
                     "direct": cost.handler_output_bytes(*delete_invocation("log-bytes")),
                     "sqs": cost.handler_output_bytes(
                         sqs_deletes([unique_key("log-bytes") for _ in range(sizes.batch_size)]),
-                        local_context("IngestFunction"),
+                        context(),
                     ),
                 }
             cost.cost_table(results, log_bytes)

@@ -13,6 +13,7 @@ from tests.perf.timing import Case, Series, Sizes, interleave, quiet_stdout, rat
 from tests.perf.workload import (
     HEAD_ETAG,
     HeadStub,
+    context,
     delete_event,
     delete_invocation,
     invocation,
@@ -32,7 +33,6 @@ def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[
     from landing.ingest import batch as ingest_batch
     from landing.ingest import catalog
     from landing.ingest import service as ingest
-    from landing.lambda_context import local_context
     from landing.s3 import events as s3events
     from landing.s3 import head as enrich
     from landing.settings import get_settings
@@ -61,7 +61,7 @@ def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[
     def parsed_deletes(prefix: str) -> Callable[[int], Any]:
         def make(i: int) -> Any:
             parsed = s3events.from_s3_notification(delete_event(unique_key(prefix)), source="s3")
-            return parsed.records, local_context("IngestFunction")
+            return parsed.records, context()
 
         return make
 
@@ -116,7 +116,7 @@ def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[
         "handler_upload_prefix": Case(
             lambda i: (
                 s3_event(f"{get_settings().upload_prefix}{unique_key('prefixed')}"),
-                local_context("x"),
+                context(),
             ),
             handle,
         ),
