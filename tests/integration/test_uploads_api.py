@@ -101,6 +101,8 @@ def test_put_is_signed_for_type_length_and_checksum(alice):
     assert status == 201 and body["method"] == "PUT" and body["fields"] == {}
     signed = parse_qs(urlparse(body["url"]).query)["X-Amz-SignedHeaders"][0].split(";")
     assert {"content-type", "content-length", "x-amz-checksum-sha256", "x-amz-meta-upload-id"} <= set(signed)
+    # Headers S3 would store unsigned are pinned too: the client cannot choose how the object is served.
+    assert {"content-disposition", "cache-control"} <= set(signed)
     assert body["headers"]["Content-Length"] == "12"
     assert upload_rows()[0]["checksum_sha256"] == checksum
 

@@ -185,6 +185,8 @@ def test_post_policy_pins_key_type_length_range_and_upload_id():
     date = signed.fields["x-amz-date"]
     assert policy["conditions"] == [
         {"Content-Type": "text/plain"},
+        {"Content-Disposition": "attachment"},
+        {"Cache-Control": "private, no-cache"},
         {"x-amz-meta-dept": "finance"},
         {"x-amz-meta-upload-id": UPLOAD_ID},
         ["content-length-range", 1, 10],
@@ -218,12 +220,15 @@ def test_put_signs_type_length_metadata_and_checksum():
     )
     query = parse_qs(urlparse(signed.url).query)
     assert query["X-Amz-SignedHeaders"] == [
-        "content-length;content-type;host;x-amz-checksum-sha256;x-amz-meta-upload-id"
+        "cache-control;content-disposition;content-length;content-type;host;"
+        "x-amz-checksum-sha256;x-amz-meta-upload-id"
     ]
     assert query["X-Amz-Expires"] == ["900"]
     assert signed.headers == {
         "Content-Type": "text/plain",
         "Content-Length": "5",
+        "Content-Disposition": "attachment",
+        "Cache-Control": "private, no-cache",
         "x-amz-meta-upload-id": UPLOAD_ID,
         "x-amz-checksum-sha256": SHA256_B64,
     }

@@ -17,6 +17,9 @@ MAX_PART_SIZE = 5 * 1024**3
 # Part URLs are all returned in one response; 2,000 of them stay far below Lambda's 6 MB payload limit.
 MAX_PARTS = 2000
 UPLOAD_ID_META = "upload-id"
+# Stored with every uploaded object and pinned in every presigned request, so a client cannot choose
+# how the object is later presented (rendered inline as a page, cached by shared caches).
+STORED_HEADERS = {"Content-Disposition": "attachment", "Cache-Control": "private, no-cache"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,11 @@ def post(
     S3 refuses a form whose fields break any condition, so every field we hand out is also a
     condition, and the client can add nothing (an unlisted field fails the policy).
     """
-    fields: dict[str, str] = {"Content-Type": content_type, **metadata_fields(upload_id, metadata)}
+    fields: dict[str, str] = {
+        "Content-Type": content_type,
+        **STORED_HEADERS,
+        **metadata_fields(upload_id, metadata),
+    }
     conditions: list[Any] = [{name: value} for name, value in fields.items()]
     conditions.append(["content-length-range", 1, max_size])
     # botocore adds {"bucket": ...}, {"key": key} (exact, as the key has no ${filename}) and the
@@ -78,7 +85,8 @@ def put(
     checksum_sha256: str,
     expires_s: int,
 ) -> Presigned:
-    """A presigned PUT signing Content-Type, Content-Length, the metadata and x-amz-checksum-sha256.
+    """A presigned PUT signing Content-Type, Content-Length, the stored headers, the metadata and
+    x-amz-checksum-sha256 (a header left unsigned could be chosen by the client).
 
     Signed headers must be sent with exactly these values, so S3 refuses another type or length,
     and verifies the body against the checksum: the URL can only ever write the announced bytes.
@@ -88,9 +96,11 @@ def put(
         "Key": key,
         "ContentType": content_type,
         "ContentLength": size,
+        "ContentDisposition": STORED_HEADERS["Content-Disposition"],
+        "CacheControl": STORED_HEADERS["Cache-Control"],
         "Metadata": {**metadata, UPLOAD_ID_META: upload_id},
     }
-    headers = {"Content-Type": content_type, "Content-Length": str(size)}
+    headers = {"Content-Type": content_type, "Content-Length": str(size), **STORED_HEADERS}
     headers.update(metadata_fields(upload_id, metadata))
     params["ChecksumSHA256"] = checksum_sha256
     headers["x-amz-checksum-sha256"] = checksum_sha256
@@ -124,7 +134,12 @@ def multipart(
     Signing every part's Content-Length means the parts add up to exactly the announced size.
     """
     created = client.create_multipart_upload(
-        Bucket=bucket, Key=key, ContentType=content_type, Metadata={**metadata, UPLOAD_ID_META: upload_id}
+        Bucket=bucket,
+        Key=key,
+        ContentType=content_type,
+        ContentDisposition=STORED_HEADERS["Content-Disposition"],
+        CacheControl=STORED_HEADERS["Cache-Control"],
+        Metadata={**metadata, UPLOAD_ID_META: upload_id},
     )
     s3_upload_id = str(created["UploadId"])
     count = math.ceil(size / part_size)
