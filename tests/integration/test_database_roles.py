@@ -64,6 +64,15 @@ def test_the_application_role_may_not_touch_the_schema(granted, statement):
         as_role(statement)
 
 
+def test_a_status_change_as_the_application_role_writes_its_outbox_event(granted):
+    """The outbox trigger runs as the caller: the role's grants cover the tables later migrations add."""
+    with db.require_engine().connect() as conn, conn.begin():
+        conn.execute(text(f"SET LOCAL ROLE {ROLE}"))
+        conn.execute(text(UPLOAD))
+        conn.execute(text("UPDATE uploads SET status = 'expired'"))
+        assert conn.execute(text("SELECT count(*) FROM event_outbox")).scalar_one() == 1
+
+
 def test_granting_again_after_another_upgrade_is_harmless(granted):
     migrate.upgrade(db.require_engine())
     as_role(UPLOAD)
