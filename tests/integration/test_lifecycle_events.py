@@ -32,7 +32,7 @@ from tests.integration.test_uploads_lifecycle import (
 )
 from tests.support.api import Api
 from tests.support.bus import BUS, DETAIL_SCHEMA, Bus, new_bus
-from tests.support.events import s3_event, s3_record, sqs_event
+from tests.support.events import guardduty_event, s3_event, s3_record, sqs_event
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, bus_name: str | None) -> None:
@@ -391,3 +391,45 @@ def test_only_the_four_announced_statuses_write_an_event(api, s3, bus):
         "Upload Expired",
         "Upload Completed",
     ]
+
+
+def deliver_verdict(upload: dict, etag: str, result: str) -> None:
+    run_ingest(guardduty_event(upload["key"], result=result, etag=etag, version_id=None))
+
+
+def test_a_quarantine_publishes_upload_quarantined_once(api, s3, bus):
+    upload = announce(api)
+    etag = put(s3, upload)
+    run_ingest(created_event(upload, len(DATA), etag))
+
+    deliver_verdict(upload, etag, "THREATS_FOUND")
+    deliver_verdict(upload, etag, "THREATS_FOUND")
+
+    published = bus.received()
+    assert [(e["detail-type"], e["detail"]["previous_status"]) for e in published] == [
+        ("Upload Completed", "pending"),
+        ("Upload Quarantined", "uploaded"),
+    ]
+    quarantined = published[1]["detail"]
+    assert (quarantined["status"], quarantined["scan_status"]) == ("quarantined", "THREATS_FOUND")
+    assert quarantined["rejection_reason"] == upload_row(upload["id"])["rejection_reason"]
+    jsonschema.validate(quarantined, DETAIL_SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert outbox() == []
+
+
+def test_waiting_for_a_clean_verdict_publishes_only_the_decision(api, s3, bus, monkeypatch):
+    monkeypatch.setenv("REQUIRE_CLEAN_SCAN", "true")
+    get_settings.cache_clear()
+    upload = announce(api)
+    etag = put(s3, upload)
+    run_ingest(created_event(upload, len(DATA), etag))
+    assert upload_row(upload["id"])["status"] == "scanning"
+    assert bus.received() == []
+
+    deliver_verdict(upload, etag, "NO_THREATS_FOUND")
+
+    (published,) = bus.received()
+    assert (published["detail-type"], published["detail"]["previous_status"]) == (
+        "Upload Completed",
+        "scanning",
+    )
