@@ -15,6 +15,7 @@ from sqlalchemy import event, text
 from landing.db import engine as db
 from landing.db.uow import session_scope
 from landing.events import publisher
+from landing.handlers.ingest import handler as ingest_handler
 from landing.lambda_context import local_context
 from landing.observability import metrics
 from landing.s3 import clients
@@ -433,3 +434,16 @@ def test_waiting_for_a_clean_verdict_publishes_only_the_decision(api, s3, bus, m
         "Upload Completed",
         "scanning",
     )
+
+
+def test_an_invocation_near_its_deadline_leaves_the_event_to_the_scheduled_pass(api, s3, bus):
+    upload = announce(api)
+    short = local_context("IngestFunction", timeout_s=publisher.RESERVE_MS / 1000 - 1)
+
+    ingest_handler(created_event(upload, len(DATA), put(s3, upload)), short)
+
+    assert upload_row(upload["id"])["status"] == "uploaded"
+    assert [(r["upload_id"], r["attempts"]) for r in outbox()] == [(upload["id"], 0)]
+    assert bus.received() == []
+    assert run_schedule()["events"]["published"] == 1
+    assert [e["detail"]["upload_id"] for e in bus.received()] == [upload["id"]]

@@ -30,6 +30,21 @@ MAX_ENTRIES = 10
 ENTRY_ATTEMPTS = 3
 # Rows per transaction of the scheduled pass: short row locks, bounded work per PutEvents burst.
 PASS_CHUNK = 100
+# One PutEvents call at worst (2 attempts x (1 s connect + 2 s read)) plus the unit of work's margin:
+# with less time left an invocation leaves its rows to the scheduled pass instead of running into
+# its timeout (an API caller would see a failure for a change that is committed).
+RESERVE_MS = 6000 + uow.DEADLINE_MARGIN_MS
+
+
+def has_time(context: Any | None) -> bool:
+    """Whether the invocation can still afford a PutEvents call (no context: no deadline)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return True
+    try:
+        return int(remaining()) >= RESERVE_MS
+    except (TypeError, ValueError):
+        return True
 
 
 @cache
@@ -39,13 +54,13 @@ def events_client() -> EventBridgeClient:
     import boto3
     from botocore.config import Config
 
-    # Worst case 2 attempts x (2 s connect + 3 s read) per call: a silent EventBridge leaves the
-    # rows to the scheduled pass well before the invocation's deadline.
+    # Worst case 2 attempts x (1 s connect + 2 s read) per call (RESERVE_MS): a silent EventBridge
+    # leaves the rows to the scheduled pass well before the invocation's deadline.
     return boto3.client(
         "events",
         region_name=get_settings().aws_region,
         config=Config(
-            connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2}
+            connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
         ),
     )
 
@@ -71,11 +86,14 @@ def entry(bus: str, pending: Pending) -> PutEventsRequestEntryTypeDef:
     }
 
 
-def put(client: EventBridgeClient, bus: str, rows: Sequence[Pending]) -> tuple[list[int], dict[int, str]]:
+def put(
+    client: EventBridgeClient, bus: str, rows: Sequence[Pending], context: Any | None = None
+) -> tuple[list[int], dict[int, str]]:
     """PutEvents in calls of at most 10 entries; refused entries are retried by entry.
 
     Returns the ids EventBridge accepted and, for the others, why not. A failing call (no such bus,
-    no permission, network) stops the round: the remaining rows wait for the next pass.
+    no permission, network) stops the round: the remaining rows wait for the next pass, as do rows
+    the invocation has no time left to send (they are in neither answer).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -87,6 +105,9 @@ def put(client: EventBridgeClient, bus: str, rows: Sequence[Pending]) -> tuple[l
         retry: list[Pending] = []
         for start in range(0, len(todo), MAX_ENTRIES):
             chunk = todo[start : start + MAX_ENTRIES]
+            if not has_time(context):
+                todo, retry = [], []
+                break
             try:
                 answer = client.put_events(Entries=[entry(bus, row) for row in chunk])
             except (BotoCoreError, ClientError) as error:
@@ -137,7 +158,7 @@ def publish(
         if not bus:
             outbox.remove(session, [row.id for row in rows])
             return Published(discarded=len(rows), last_id=last_id)
-        published, failures = put(events_client(), bus, rows)
+        published, failures = put(events_client(), bus, rows, context)
         outbox.remove(session, published)
         outbox.mark_failed(session, failures)
     if failures:
@@ -160,6 +181,9 @@ def publish_committed(session: Session, context: Any | None) -> None:
     returns. Never raises: the change is committed, and whatever is not published waits in the outbox."""
     upload_ids: set[uuid.UUID] = session.info.pop(OUTBOX_WRITTEN, None) or set()
     if not upload_ids or not get_settings().event_bus_name or session.in_transaction():
+        return
+    if not has_time(context):
+        logger.info("no time left to publish lifecycle events; the scheduled pass will")
         return
     try:
         # Bounded like one round of the scheduled pass: a bulk expiry leaves the rest to the pass.
@@ -195,7 +219,7 @@ def drain(session: Session, context: Any | None, limit: int | None = None) -> Pa
     budget = limit or get_settings().event_publish_limit
     published = failed = discarded = 0
     after_id: int | None = None
-    while budget > 0:
+    while budget > 0 and has_time(context):
         result = publish(session, context, limit=min(PASS_CHUNK, budget), after_id=after_id)
         after_id = result.last_id
         published += result.published
