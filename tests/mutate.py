@@ -37,6 +37,7 @@ class Mutation:
     old: str
     new: str
     tests: tuple[str, ...]
+    also: tuple[tuple[str, str], ...] = ()  # more (old, new) edits in the same file, for two-part guards
 
 
 CATALOG_GUARD = """            where=tuple_(objects.c.sequence_number, objects.c.is_deleted)
@@ -79,8 +80,8 @@ MUTATIONS = (
         "batch-rank-ignores-delete",
         "inside one batch, the newest event per key is chosen by sequencer only (the DELETE tie-break is lost)",
         "ingest/catalog.py",
-        '    return (record.sequencer, record.record_type == "DELETE")',
-        "    return (record.sequencer, False)",
+        '    return (row["sequence_number"], row["is_deleted"])',
+        '    return (row["sequence_number"], False)',
         ("tests/unit/test_catalog.py", "tests/property/test_ordering.py"),
     ),
     Mutation(
@@ -116,13 +117,22 @@ MUTATIONS = (
         ("tests/unit/test_coldstart.py",),
     ),
     Mutation(
-        "objects-prefix-unscoped",
-        "GET /objects uses the caller's prefix as given, without keeping it inside the caller's own area",
+        "objects-owner-unscoped",
+        "GET /objects takes the caller's prefix as given and no longer joins the caller's own uploads",
         "uploads/browse.py",
         "    if prefix.startswith(area):\n        area = prefix\n    elif not area.startswith(prefix):\n"
         '        return {"objects": [], "next_cursor": None}',
         "    if prefix:\n        area = prefix",
         ("tests/hostile/test_api_corpus.py",),
+        also=(("            Upload.owner == owner,\n", ""),),
+    ),
+    Mutation(
+        "objects-owner-join-removed",
+        "GET /objects lists any upload's object under the caller's prefix, whoever announced it",
+        "uploads/browse.py",
+        "            Upload.owner == owner,\n",
+        "",
+        ("tests/integration/test_owner_isolation.py",),
     ),
     Mutation(
         "upload-grace-ignored",
@@ -152,16 +162,16 @@ MUTATIONS = (
         "records-written-counts-received",
         "the RecordsWritten metric counts every record received, duplicates included",
         "ingest/batch.py",
-        'metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=result.journalled)',
-        'metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=result.received)',
+        "        RecordsWritten=result.journalled,",
+        "        RecordsWritten=result.received,",
         ("tests/integration/test_metrics.py",),
     ),
     Mutation(
         "failed-messages-not-counted",
         "an SQS batch with failed messages emits no Failures metric",
         "ingest/batch.py",
-        '        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=failed)',
-        "        pass",
+        '        **({"Failures": failed} if failed else {}),\n',
+        "",
         ("tests/integration/test_metrics.py",),
     ),
     Mutation(
@@ -218,9 +228,11 @@ def run(mutation: Mutation, workdir: Path, mutate: bool = True) -> tuple[str, fl
     if mutate:
         target = copy / "landing" / mutation.path
         source = target.read_text()
-        if source.count(mutation.old) != 1:
-            return "stale", 0.0, f"the text to break is not (exactly once) in {mutation.path}"
-        target.write_text(source.replace(mutation.old, mutation.new))
+        for old, new in ((mutation.old, mutation.new), *mutation.also):
+            if source.count(old) != 1:
+                return "stale", 0.0, f"the text to break is not (exactly once) in {mutation.path}"
+            source = source.replace(old, new)
+        target.write_text(source)
     env = {
         **os.environ,
         "PYTHONPATH": str(copy),

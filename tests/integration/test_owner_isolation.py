@@ -98,6 +98,25 @@ def test_an_object_under_an_owners_folder_without_their_upload_is_not_theirs(api
     assert Api("alice").call("GET", "/objects")[1]["objects"] == []
 
 
+def test_another_owners_upload_whose_key_lies_in_the_callers_folder_is_not_theirs(api_s3):
+    """The upload row's owner decides, not the folder its key is in (a legacy row, a segment collision)."""
+    mine = victim_upload("alice")
+    theirs = victim_upload("bob")
+    moved = f"uploads/alice/{theirs['id']}/notes.txt"
+    with db.require_engine().begin() as conn:
+        for table, column in (("objects", "key"), ("uploads", "key")):
+            conn.execute(
+                text(f"UPDATE {table} SET {column} = :moved WHERE key = :key"),
+                {"moved": moved, "key": theirs["key"]},
+            )
+
+    status, page, _ = Api("alice").call("GET", "/objects")
+
+    assert status == 200
+    assert [o["key"] for o in page["objects"]] == [mine["key"]]
+    assert [o["key"] for o in Api("bob").call("GET", "/objects")[1]["objects"]] == []  # out of bob's folder
+
+
 @pytest.mark.parametrize("sub", ["h-0123456789abcdef0123456789abcdef01234567", "h-x", "h-"])
 def test_a_sub_shaped_like_a_digest_is_digested_itself(sub):
     assert owner_segment(sub) != sub and owner_segment(sub).startswith("h-")
