@@ -182,6 +182,13 @@ class Settings:
         doc="an upload that passes the content checks waits as 'scanning' until GuardDuty's verdict: "
         "clean -> uploaded, threats -> quarantined, no verdict possible -> rejected",
     )
+    scan_timeout_s: int = env(
+        "SCAN_TIMEOUT",
+        default=3600,
+        minimum=60,
+        doc="seconds an upload may stay 'scanning' (REQUIRE_CLEAN_SCAN); then the scheduled pass "
+        "rejects it and deletes its object",
+    )
     allowed_content_types: tuple[str, ...] = env(
         "ALLOWED_CONTENT_TYPES",
         default=DEFAULT_CONTENT_TYPES,

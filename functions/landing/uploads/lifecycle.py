@@ -463,6 +463,7 @@ class SweepResult:
     aborted: int
     deleted: int
     pruned: int
+    unscanned: int = 0
 
 
 def prune_decided(session: Session, now: datetime, retention_days: int, limit: int = PRUNE_BATCH) -> int:
@@ -495,9 +496,29 @@ def prune_decided(session: Session, now: datetime, retention_days: int, limit: i
     return len(result.all())
 
 
+def reject_unscanned(session: Session, now: datetime) -> int:
+    """Reject uploads still waiting for a malware verdict SCAN_TIMEOUT after their object arrived:
+    a clean verdict is required and none came (GuardDuty off, or its event lost). Their objects are
+    deleted by the same pass, as rejected leftovers."""
+    timeout = get_settings().scan_timeout_s
+    rejected = list(
+        session.execute(
+            update(uploads)
+            .where(uploads.c.status == "scanning", uploads.c.completed_at < now - timedelta(seconds=timeout))
+            .values(
+                status="rejected",
+                rejection_reason=f"no malware verdict within {timeout} s: a clean verdict is required",
+            )
+            .returning(uploads.c.id)
+        ).scalars()
+    )
+    note_changed(session, rejected)
+    return len(rejected)
+
+
 def sweep(session: Session, client: S3Client, now: datetime, limit: int = 100) -> SweepResult:
-    """The scheduled pass: expire due uploads, abort their multipart uploads, delete rejected and
-    quarantined leftovers, prune decided rows past their retention.
+    """The scheduled pass: expire due uploads, reject uploads whose malware verdict never came, abort
+    multipart uploads, delete rejected and quarantined leftovers, prune decided rows past their retention.
 
     S3 calls happen inside the unit of work but only touch rows this pass owns (expired, rejected),
     and each pass handles at most ``limit`` of each, so a backlog is worked off over several runs.
@@ -505,6 +526,7 @@ def sweep(session: Session, client: S3Client, now: datetime, limit: int = 100) -
     from botocore.exceptions import BotoCoreError, ClientError
 
     expired = expire_due(session, now)
+    unscanned = reject_unscanned(session, now)
     multiparts = session.execute(
         select(uploads.c.id, uploads.c.bucket, uploads.c.key, uploads.c.multipart_upload_id)
         .where(uploads.c.status == "expired", uploads.c.multipart_upload_id.is_not(None))
@@ -534,4 +556,6 @@ def sweep(session: Session, client: S3Client, now: datetime, limit: int = 100) -
     ).all()
     deleted = delete_objects(client, [ObjectVersion(r.bucket, r.key, r.version_id) for r in leftovers])
     pruned = prune_decided(session, now, get_settings().upload_retention_days)
-    return SweepResult(expired=expired, aborted=len(aborted), deleted=deleted, pruned=pruned)
+    return SweepResult(
+        expired=expired, aborted=len(aborted), deleted=deleted, pruned=pruned, unscanned=unscanned
+    )
