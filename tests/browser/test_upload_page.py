@@ -117,13 +117,23 @@ def test_objects_table_pages_through_the_callers_objects_only(page, served):
     mine = [f"uploads/anonymous/{uuid.uuid4()}/file-{i:02}.txt" for i in range(12)]
     theirs = f"uploads/someone-else/{uuid.uuid4()}/secret.txt"
     with db.require_engine().begin() as conn:
-        for key in [*mine, theirs]:
+        # Objects belong to whoever's upload wrote them (GET /objects lists by that link, not by key).
+        for key, owner in [*((k, "anonymous") for k in mine), (theirs, "someone-else")]:
+            upload_id = uuid.uuid4()
+            conn.execute(
+                text(
+                    "INSERT INTO uploads (id, bucket, key, content_type, max_size, owner, status, expires_at)"
+                    " VALUES (:id, 'landing-demo', :k, 'text/plain', 5, :owner, 'uploaded', now())"
+                ),
+                {"id": upload_id, "k": key, "owner": owner},
+            )
             conn.execute(
                 text(
                     "INSERT INTO objects (bucket, key, sequence_number, size, content_type, is_deleted,"
-                    " created_at, updated_at) VALUES ('landing-demo', :k, :s, 5, 'text/plain', false, now(), now())"
+                    " created_at, updated_at, upload_id)"
+                    " VALUES ('landing-demo', :k, :s, 5, 'text/plain', false, now(), now(), :id)"
                 ),
-                {"k": key, "s": "0" * 32},
+                {"k": key, "s": "0" * 32, "id": upload_id},
             )
     page.get_by_role("button", name="Show").click()
     page.locator("#objects tbody tr").nth(9).wait_for()
