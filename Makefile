@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 PORT ?= 3000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run serve browser demo test unit lint typecheck templates sam-local bench mutate clean
+.PHONY: setup run serve browser demo test unit lint typecheck templates sam-local bench bench-scale mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ mutate: setup
 ## bench: the full benchmark (a few minutes; DATABASE_URL picks the server), prints the markdown table
 bench: setup
 	$(BIN)/python -m tests.perf.bench
+
+## bench-scale: the journal growth curve (slow, hours at full size; not part of make test).
+## Full size: 10 M objects, journal at 0 / 10 M / 50 M rows (~25 GB); BENCH_SCALE_ARGS scales it down,
+## e.g. BENCH_SCALE_ARGS="--objects 1000000 --levels 0,1000000,5000000"
+bench-scale: setup
+	$(BIN)/python -m tests.perf.bench_scale $(BENCH_SCALE_ARGS)
 
 lint: setup
 	$(BIN)/ruff check functions tests

@@ -87,7 +87,14 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     _database()
     from landing.reconcile import command as reconcile_cli
 
-    return reconcile_cli.main(args.bucket, args.prefix, dry_run=args.dry_run, page_size=args.page_size)
+    return reconcile_cli.main(
+        args.bucket,
+        args.prefix,
+        dry_run=args.dry_run,
+        page_size=args.page_size,
+        inventory=args.inventory,
+        after=args.after,
+    )
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -150,6 +157,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="", help="only keys under this prefix")
     p.add_argument("--dry-run", action="store_true", help="print the differences, write nothing")
     p.add_argument("--page-size", type=int, default=1000, help="keys per listing request (1-1000)")
+    p.add_argument(
+        "--inventory",
+        metavar="S3_URI",
+        help="compare an S3 Inventory report (s3://.../manifest.json, CSV with versions) instead of "
+        "listing the bucket: for buckets too large to list",
+    )
+    p.add_argument("--after", metavar="KEY", help="resume a stopped run after this key")
     p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("settings", help="every environment variable the functions read, as a markdown table")

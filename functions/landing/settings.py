@@ -107,6 +107,12 @@ class Settings:
     head_workers: int = env(
         "HEAD_WORKERS", default=4, minimum=1, doc="threads for HeadObject calls per invocation"
     )
+    journal_retention_days: int | None = env(
+        "JOURNAL_RETENTION_DAYS",
+        minimum=1,
+        doc="days of object_events history to keep; whole monthly partitions older than that are "
+        "dropped by the scheduled pass (objects is never touched); unset: keep forever",
+    )
     log_level: str = env("LOG_LEVEL", default="INFO", doc="Powertools log level")
     service_name: str = env(
         "POWERTOOLS_SERVICE_NAME", default="landing", doc="service name in logs and metrics"
@@ -256,7 +262,7 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 
 def _parse(name: str, raw: str, kind: Any, minimum: int | None) -> Any:
     """One environment string as the declared type, or a SettingsError naming the variable."""
-    if kind is int:
+    if kind is int or kind == int | None:
         try:
             value = int(raw)
         except ValueError:

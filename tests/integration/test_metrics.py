@@ -100,6 +100,8 @@ def test_uploads_count_requests_and_expiries(capsys):
     # No bus in this test: the expiry's event is discarded by the pass, nothing waits.
     assert emitted(capsys) == {
         "UploadsExpired": 1,
+        "JournalPartitionsDropped": 0,
+        "JournalDefaultPartitionRows": 0,
         "EventsPublished": 0,
         "EventPublishFailures": 0,
         "OutboxBacklog": 0,

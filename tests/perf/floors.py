@@ -10,9 +10,9 @@ from tests.perf.workload import HeadStub
 
 FLOOR_JOURNAL = """
 INSERT INTO object_events (bucket, key, sequence_number, record_type, event_name, record_timestamp,
-                           version_id, size, e_tag, request_id, source)
+                           version_id, size, e_tag, request_id, source, record_month)
 VALUES (:bucket, :key, :seq, 'CREATE', :event_name, :event_time, :version_id, :size, :e_tag,
-        :request_id, 's3')
+        :request_id, 's3', date_trunc('month', CAST(:event_time AS timestamptz) AT TIME ZONE 'UTC')::date)
 ON CONFLICT ON CONSTRAINT uq_object_events_identity DO NOTHING RETURNING 1"""
 
 FLOOR_OBJECT = """
@@ -64,6 +64,7 @@ def naive_handler(url: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     from sqlalchemy.dialects.postgresql import insert
     from sqlalchemy.orm import Session
 
+    from landing.db.journal import month_start
     from landing.ingest import batch as ingest_batch
     from landing.ingest import catalog
     from landing.ingest import service as ingest
@@ -81,7 +82,10 @@ def naive_handler(url: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         with Session(engine) as session:
             for record in parsed.records:
                 head = heads.get(record.identity)
-                journal = insert(catalog.object_events).values(catalog._journal_row(record))
+                month = month_start(record.event_time)
+                journal = insert(catalog.object_events).values(
+                    {**catalog._journal_row(record), "record_month": month}
+                )
                 journal = journal.on_conflict_do_nothing(constraint="uq_object_events_identity")
                 journalled += session.execute(journal).rowcount  # type: ignore[attr-defined]
                 row = catalog._object_row(record, head if not isinstance(head, Exception) else None)
@@ -128,8 +132,9 @@ def engine_per_invocation(handler: Callable[..., Any]) -> Callable[[dict[str, An
 FLOOR_DELETE = """
 WITH journalled AS (
     INSERT INTO object_events (bucket, key, sequence_number, record_type, event_name, record_timestamp,
-                               version_id, size, e_tag, request_id, source)
-    VALUES (:bucket, :key, :seq, 'DELETE', :event_name, :event_time, NULL, NULL, NULL, :request_id, 's3')
+                               version_id, size, e_tag, request_id, source, record_month)
+    VALUES (:bucket, :key, :seq, 'DELETE', :event_name, :event_time, NULL, NULL, NULL, :request_id, 's3',
+            date_trunc('month', CAST(:event_time AS timestamptz) AT TIME ZONE 'UTC')::date)
     ON CONFLICT ON CONSTRAINT uq_object_events_identity DO NOTHING RETURNING 1),
 applied AS (
     INSERT INTO objects (bucket, key, version_id, sequence_number, size, e_tag, content_type,
@@ -156,8 +161,9 @@ WITH events AS (
         AS e(bucket, key, seq, event_name, event_time, request_id)),
 journalled AS (
     INSERT INTO object_events (bucket, key, sequence_number, record_type, event_name, record_timestamp,
-                               version_id, size, e_tag, request_id, source)
-    SELECT bucket, key, seq, 'DELETE', event_name, event_time, NULL, NULL, NULL, request_id, 's3'
+                               version_id, size, e_tag, request_id, source, record_month)
+    SELECT bucket, key, seq, 'DELETE', event_name, event_time, NULL, NULL, NULL, request_id, 's3',
+           date_trunc('month', event_time AT TIME ZONE 'UTC')::date
     FROM events
     ON CONFLICT ON CONSTRAINT uq_object_events_identity DO NOTHING RETURNING 1),
 applied AS (

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -58,6 +59,8 @@ OBJECT_EVENT_COLUMNS = (
     "request_id",
     "source",
 )
+# The partition key of object_events, from its event time: the first day of the UTC month.
+RECORD_MONTH_SQL = "(date_trunc('month', record_timestamp AT TIME ZONE 'UTC'))::date"
 # "scanning": the object passed the content checks and waits for a clean malware verdict (only when
 # REQUIRE_CLEAN_SCAN is on); "quarantined": a malware scan found threats in the accepted object.
 UPLOAD_STATUSES = ("pending", "uploaded", "rejected", "expired", "quarantined", "scanning")
@@ -155,7 +158,11 @@ class Object(Base):
 
 
 class ObjectEvent(Base):
-    """Append-only journal: one row per distinct S3 event, stale ones included."""
+    """Append-only journal: one row per distinct S3 event, stale ones included.
+
+    Range-partitioned by ``record_month`` (one partition per month, see landing.db.journal): old
+    history goes by dropping whole partitions, never by a long DELETE.
+    """
 
     __tablename__ = "object_events"
 
@@ -172,13 +179,28 @@ class ObjectEvent(Base):
     request_id: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The partition key: the UTC month of record_timestamp. PostgreSQL wants it in every unique
+    # constraint, and the exact timestamp would not do: S3 notifications carry milliseconds and
+    # EventBridge whole seconds, so one event by two paths differs in record_timestamp but not in
+    # its month. A stored column (not an expression) because unique constraints take only columns.
+    record_month: Mapped[date] = mapped_column(Date, primary_key=True)
 
     __table_args__ = (
         # The event's identity: a redelivery, or the same event by a second path, adds nothing.
-        UniqueConstraint("bucket", "key", "sequence_number", "record_type", name="uq_object_events_identity"),
+        UniqueConstraint(
+            "bucket",
+            "key",
+            "sequence_number",
+            "record_type",
+            "record_month",
+            name="uq_object_events_identity",
+        ),
         CheckConstraint(f"record_type IN {RECORD_TYPES}", name="ck_object_events_record_type"),
         CheckConstraint(f"source IN {SOURCES}", name="ck_object_events_source"),
+        # Whoever writes the row, the month is the one record_timestamp says.
+        CheckConstraint(f"record_month = {RECORD_MONTH_SQL}", name="ck_object_events_record_month"),
         Index("ix_object_events_record_timestamp", "record_timestamp"),
+        {"postgresql_partition_by": "RANGE (record_month)"},
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
 
+from landing.db import journal
 from landing.db.models import OBJECT_EVENT_COLUMNS, OBJECT_STATE_COLUMNS, Object, ObjectEvent
 from landing.db.pgwire import PREPARE
 from landing.s3.events import Identity, S3Record
@@ -157,7 +158,10 @@ def _write_statement() -> Executable:
     object_rows = _rowset("object_rows", objects, OBJECT_COLUMNS)
     events_insert = (
         insert(object_events)
-        .from_select(JOURNAL_COLUMNS, select(*event_rows.c))
+        .from_select(
+            (*JOURNAL_COLUMNS, "record_month"),
+            select(*event_rows.c, journal.month_of(event_rows.c.record_timestamp)),
+        )
         .on_conflict_do_nothing(constraint="uq_object_events_identity")
         .returning(object_events.c.id)
         .cte("journalled")

@@ -21,8 +21,11 @@ class Progress:
     def __init__(self, out: TextIO, err: TextIO, dry_run: bool) -> None:
         self.out, self.err, self.dry_run = out, err, dry_run
         self.last = 0.0
+        # Every key up to here is reconciled (its batch committed): where a rerun may start.
+        self.resume_after: str | None = None
 
     def __call__(self, batch: Batch, totals: Totals) -> None:
+        self.resume_after = batch.upper
         if self.dry_run:
             for planned in batch.comparison.planned:
                 print(f"{VERBS[planned.action]} {planned.key}: {planned.reason}", file=self.out)
@@ -38,12 +41,11 @@ class Progress:
             )
 
 
-def summary(bucket: str, prefix: str, totals: Totals, versioned: bool, dry_run: bool) -> str:
-    listing = "ListObjectVersions" if versioned else "ListObjectsV2"
+def summary(bucket: str, prefix: str, totals: Totals, source: str, dry_run: bool) -> str:
     elapsed = time.monotonic() - totals.started
     lines = [
         f"reconcile s3://{bucket}/{prefix}{' (dry run: nothing written)' if dry_run else ''}",
-        f"  listed       {totals.scanned} objects with {listing} in {elapsed:.1f} s "
+        f"  listed       {totals.scanned} objects {source} in {elapsed:.1f} s "
         f"({totals.per_second:.0f}/s); {totals.rows} catalog rows compared",
     ]
     if dry_run:
@@ -65,10 +67,16 @@ def main(
     *,
     dry_run: bool = False,
     page_size: int = 1000,
+    inventory: str | None = None,
+    after: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """Run the pass; 0 when it completed, 1 when S3 or the database failed, 2 for bad arguments."""
+    """Run the pass; 0 when it completed, 1 when S3 or the database failed, 2 for bad arguments.
+
+    ``inventory`` (s3://.../manifest.json) compares an S3 Inventory report instead of listing the
+    bucket; ``after`` resumes a stopped run after that key (the stop message prints it).
+    """
     from botocore.exceptions import BotoCoreError, ClientError
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -76,13 +84,27 @@ def main(
 
     out = out or sys.stdout
     err = err or sys.stderr
-    bucket = bucket or get_settings().bucket_name
-    if not bucket:
-        print("landing reconcile: --bucket is required (or set BUCKET_NAME)", file=err)
-        return 2
+    progress = Progress(out, err, dry_run)
     try:
+        if inventory:
+            source = reconcile_run.inventory_source(inventory, prefix)
+            if bucket and bucket != source.bucket:
+                raise ValueError(f"{inventory} is an inventory of {source.bucket}, not {bucket}")
+            bucket = source.bucket
+        bucket = bucket or get_settings().bucket_name
+        if not bucket:
+            print("landing reconcile: --bucket is required (or set BUCKET_NAME)", file=err)
+            return 2
+        if not inventory:
+            source = reconcile_run.listing_source(bucket, prefix)
         outcome = reconcile_run.run(
-            bucket, prefix, dry_run=dry_run, page_size=page_size, on_batch=Progress(out, err, dry_run)
+            bucket,
+            prefix,
+            dry_run=dry_run,
+            page_size=page_size,
+            after_key=after,
+            on_batch=progress,
+            source=source,
         )
     except ValueError as error:
         print(f"landing reconcile: {error}", file=err)
@@ -90,6 +112,8 @@ def main(
     except (ClientError, BotoCoreError, SQLAlchemyError, RetryableS3Error) as error:
         # Repairs committed so far stay: each batch is its own transaction, and a rerun skips them.
         print(f"landing reconcile: stopped: {error}", file=err)
+        if progress.resume_after:
+            print(f"  resume with --after {progress.resume_after!r}", file=err)
         return 1
-    print(summary(bucket, prefix, outcome.totals, outcome.versioned, dry_run), file=out)
+    print(summary(bucket, prefix, outcome.totals, source.description, dry_run), file=out)
     return 0

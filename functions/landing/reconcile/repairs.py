@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.orm import Session
 
+from landing.db import journal
 from landing.db.models import OBJECT_EVENT_COLUMNS, OBJECT_STATE_COLUMNS, Object, ObjectEvent
 
 objects: Table = Object.__table__  # type: ignore[assignment]
@@ -155,8 +156,12 @@ def _statement() -> Select[int, int, int, int]:
     journalled = (
         insert(object_events)
         .from_select(
-            journal_columns,
-            select(*(source.c[name] for name in journal_columns[:-1]), literal("reconcile"))
+            (*journal_columns, "record_month"),
+            select(
+                *(source.c[name] for name in journal_columns[:-1]),
+                literal("reconcile"),
+                journal.month_of(source.c.record_timestamp),
+            )
             .join(applied, and_(applied.c.bucket == source.c.bucket, applied.c.key == source.c.key))
             .order_by(source.c.bucket, source.c.key),
         )

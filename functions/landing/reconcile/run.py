@@ -20,7 +20,7 @@ from landing.db.uow import session_scope, unit_of_work
 from landing.reconcile import compare as reconcile
 from landing.reconcile.compare import Comparison
 from landing.reconcile.repairs import RepairResult, record_repairs
-from landing.s3 import clients, listing
+from landing.s3 import clients, inventory, listing
 from landing.s3.listing import Page
 
 reconcile_state: Table = ReconcileState.__table__  # type: ignore[assignment]
@@ -99,6 +99,46 @@ class Outcome:
 Checkpoint = Callable[[Session, Batch], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where the bucket's state comes from: the live listing, or an S3 Inventory report.
+
+    ``pages(after_key, page_size)`` streams the current state in key order. ``taken_at`` is when an
+    inventory was taken: the guard's listing time, so rows written by live events since the report
+    are left alone however old it is. None (the live listing) reads the database clock before each page.
+    """
+
+    versioned: bool
+    pages: Callable[[str | None, int], Iterator[Page]]
+    taken_at: datetime | None = None
+    description: str = ""
+    bucket: str | None = None
+
+
+def listing_source(bucket: str, prefix: str) -> Source:
+    client = clients.s3_client()
+    versioned = listing.is_versioned(client, bucket)
+    api = "ListObjectVersions" if versioned else "ListObjectsV2"
+
+    def pages(after_key: str | None, page_size: int) -> Iterator[Page]:
+        return listing.pages(
+            client, bucket, prefix, versioned=versioned, after_key=after_key, page_size=page_size
+        )
+
+    return Source(versioned, pages, None, f"with {api}", bucket)
+
+
+def inventory_source(manifest_uri: str, prefix: str) -> Source:
+    client = clients.s3_client()
+    manifest = inventory.read_manifest(client, manifest_uri)
+
+    def pages(after_key: str | None, page_size: int) -> Iterator[Page]:
+        return inventory.pages(client, manifest, prefix, after_key=after_key, page_size=page_size)
+
+    taken = f"from the inventory of {manifest.taken_at:%Y-%m-%d %H:%M} UTC ({manifest_uri})"
+    return Source(manifest.versioned, pages, manifest.taken_at, taken, manifest.source_bucket)
+
+
 def _database_clock(session: Session) -> datetime:
     """The database's clock: updated_at is written with it, so the listing time is compared on it."""
     with session.begin():
@@ -109,8 +149,9 @@ def _database_clock(session: Session) -> datetime:
 class _Cursor:
     """The merge of the listing (page by page) with the catalog (keyset chunks), as bounded batches."""
 
-    def __init__(self, pages: Iterator[Page], after_key: str | None) -> None:
+    def __init__(self, pages: Iterator[Page], after_key: str | None, taken_at: datetime | None) -> None:
         self.pages = pages
+        self.taken_at = taken_at
         self.lower = after_key
         self.page: Page | None = None
         self.position = 0
@@ -123,7 +164,7 @@ class _Cursor:
     def fetch(self, session: Session) -> Page:
         # Read the clock before asking S3: a row written after this instant may be newer than the
         # page, and is left alone.
-        self.listed_at = _database_clock(session)
+        self.listed_at = self.taken_at or _database_clock(session)
         self.page = None  # the previous page is done with: never hold two
         # No page at all ends the listing like an empty last page would.
         self.page = next(self.pages, Page((), None))
@@ -143,6 +184,7 @@ def run(
     remaining_ms: Callable[[], int] | None = None,
     on_batch: Callable[[Batch, Totals], None] | None = None,
     checkpoint: Checkpoint | None = None,
+    source: Source | None = None,
 ) -> Outcome:
     """Walk the listing of ``bucket``/``prefix`` after ``after_key`` and repair the catalog.
 
@@ -151,13 +193,12 @@ def run(
     calls with no transaction open, then one transaction that writes the repairs and the
     ``checkpoint`` together. ``dry_run`` stops after the comparison and writes nothing. With
     ``remaining_ms`` the run stops before a batch when less time is left than the margin.
+    ``source`` replaces the live listing (an inventory report); the comparison is the same.
     """
-    client = clients.s3_client()
-    versioned = listing.is_versioned(client, bucket)
-    pages = listing.pages(
-        client, bucket, prefix, versioned=versioned, after_key=after_key, page_size=page_size
-    )
-    cursor = _Cursor(pages, after_key)
+    if source is None:
+        source = listing_source(bucket, prefix)
+    versioned = source.versioned
+    cursor = _Cursor(source.pages(after_key, page_size), after_key, source.taken_at)
     totals = Totals()
     slowest_ms = 0.0
     while not cursor.done:
