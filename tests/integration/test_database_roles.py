@@ -76,3 +76,20 @@ def test_a_status_change_as_the_application_role_writes_its_outbox_event(granted
 def test_granting_again_after_another_upgrade_is_harmless(granted):
     migrate.upgrade(db.require_engine())
     as_role(UPLOAD)
+
+
+def test_the_scheduled_pass_leaves_journal_ddl_to_the_owner(granted, monkeypatch):
+    """As the application role the scheduled pass would fail on partition DDL; it leaves it to deploys."""
+    from landing.db import roles
+    from landing.handlers import uploads as handler_module
+
+    with db.require_engine().connect() as conn, conn.begin():
+        assert roles.owns(conn, "object_events")
+        conn.execute(text(f"SET LOCAL ROLE {ROLE}"))
+        assert not roles.owns(conn, "object_events")
+
+    maintained: list[object] = []
+    monkeypatch.setattr(handler_module.roles, "owns", lambda connection, table: False)
+    monkeypatch.setattr(handler_module.journal, "maintain", lambda *args: maintained.append(args))
+    handler_module._journal_maintenance(None, None)  # type: ignore[arg-type]
+    assert maintained == []

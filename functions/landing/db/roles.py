@@ -34,3 +34,19 @@ def grant_application_role(connection: Connection, role: str) -> None:
     connection.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {namespace} TO {grantee}"))
     for table in MIGRATIONS_ONLY:
         connection.execute(text(f"REVOKE ALL ON TABLE {namespace}.{quote(table)} FROM {grantee}"))
+
+
+def owns(connection: Connection, table: str) -> bool:
+    """Whether the connected user may run DDL on ``table`` (owns it, directly or through a role).
+
+    The application role owns nothing: DDL the scheduled pass would like to run (journal partitions)
+    is then left to the migrations, which run as the owner.
+    """
+    return bool(
+        connection.execute(
+            text(
+                "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass(:t)"
+            ),
+            {"t": table},
+        ).scalar()
+    )

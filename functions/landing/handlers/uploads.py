@@ -20,7 +20,7 @@ with quiet_imports():
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from landing.db import journal
+    from landing.db import journal, roles
     from landing.db.uow import session_scope, unit_of_work
     from landing.events import publisher
     from landing.lambda_context import local_context
@@ -184,6 +184,13 @@ def _journal_maintenance(context: LambdaContext, now: datetime) -> None:
     leaves that work done and is retried by the next scheduled pass.
     """
     with unit_of_work(context) as session:
+        if not roles.owns(session.connection(), journal.PARENT):
+            # In AWS the functions connect as the DML-only application role; partitions ahead are
+            # created by every deploy (MigrateFunction runs as the owner), and the default is watched.
+            logger.warning(
+                "journal partitions are left to the migrations: this role does not own the journal"
+            )
+            return
         result = journal.maintain(session.connection(), now, get_settings().journal_retention_days)
     metrics.add_metric(
         name="JournalPartitionsDropped", unit=MetricUnit.Count, value=len(result.partitions_dropped)
