@@ -78,18 +78,13 @@ def test_granting_again_after_another_upgrade_is_harmless(granted):
     as_role(UPLOAD)
 
 
-def test_the_scheduled_pass_leaves_journal_ddl_to_the_owner(granted, monkeypatch):
-    """As the application role the scheduled pass would fail on partition DDL; it leaves it to deploys."""
-    from landing.db import roles
-    from landing.handlers import uploads as handler_module
+def test_the_application_role_keeps_the_journal_partitions_through_the_definer_functions(granted):
+    """The scheduled pass runs as this role: partition DDL goes through the SECURITY DEFINER functions."""
+    from datetime import UTC, datetime
+
+    from landing.db import journal
 
     with db.require_engine().connect() as conn, conn.begin():
-        assert roles.owns(conn, "object_events")
         conn.execute(text(f"SET LOCAL ROLE {ROLE}"))
-        assert not roles.owns(conn, "object_events")
-
-    maintained: list[object] = []
-    monkeypatch.setattr(handler_module.roles, "owns", lambda connection, table: False)
-    monkeypatch.setattr(handler_module.journal, "maintain", lambda *args: maintained.append(args))
-    handler_module._journal_maintenance(None, None)  # type: ignore[arg-type]
-    assert maintained == []
+        result = journal.maintain(conn, datetime(2031, 5, 1, tzinfo=UTC), retention_days=None)
+    assert "object_events_2031_05" in result.partitions_created

@@ -222,3 +222,29 @@ def test_month_arithmetic_crosses_years():
     assert journal.add_months(date(2026, 11, 1), 2) == date(2027, 1, 1)
     assert journal.add_months(date(2026, 1, 1), -1) == date(2025, 12, 1)
     assert journal.month_start(datetime(2026, 11, 30, 23, 59, 59, 900000, tzinfo=UTC)) == date(2026, 11, 1)
+
+
+def test_the_functions_role_keeps_partitions_without_any_ddl_right_of_its_own():
+    from sqlalchemy.exc import ProgrammingError
+
+    from landing.db.roles import grant_application_role
+
+    now = datetime.now(UTC)
+    old = journal.add_months(journal.month_start(now), -20)
+    ensure(datetime.combine(old, datetime.min.time(), tzinfo=UTC), ahead=0)
+    _write(_record("old", datetime.combine(old, datetime.min.time(), tzinfo=UTC) + timedelta(hours=1)))
+    _write(_record("stray", now + timedelta(days=4000)))
+    with db.require_engine().begin() as conn:
+        grant_application_role(conn, "landing_journal_app")
+
+    with db.require_engine().begin() as conn:
+        conn.execute(text("SET LOCAL ROLE landing_journal_app"))
+        with pytest.raises(ProgrammingError, match="must be owner"), conn.begin_nested():
+            conn.execute(text(f"DROP TABLE {journal.partition_name(old)}"))
+        result = journal.maintain(conn, now, retention_days=400)
+
+    assert journal.partition_name(old) in result.partitions_dropped
+    assert result.moved_from_default == 1
+    assert [r["partition"] for r in placed()] == [
+        journal.partition_name(journal.month_start(now + timedelta(days=4000)))
+    ]

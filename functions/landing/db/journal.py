@@ -121,11 +121,29 @@ def create_partition(connection: Connection, month: date) -> int:
     return int(moved)
 
 
+def create_partition_as_definer(connection: Connection, month: date) -> int:
+    """create_partition for a role without DDL rights (the functions' DATABASE_APP_ROLE): the same
+    work in landing_journal_create_partition, a SECURITY DEFINER function of revision 0008."""
+    moved = connection.execute(
+        text("SELECT landing_journal_create_partition(:month)"), {"month": month}
+    ).scalar_one()
+    return int(moved)
+
+
 def ensure_partitions(
-    connection: Connection, now: datetime, *, ahead: int = MONTHS_AHEAD, keep_from: date | None = None
+    connection: Connection,
+    now: datetime,
+    *,
+    ahead: int = MONTHS_AHEAD,
+    keep_from: date | None = None,
+    as_definer: bool = False,
 ) -> Maintenance:
     """Partitions for this month and ``ahead`` more, and for any month the default partition holds
-    rows of (from ``keep_from`` on: months retention has already given up are not recreated)."""
+    rows of (from ``keep_from`` on: months retention has already given up are not recreated).
+
+    The migrations own the schema and create partitions themselves; the scheduled pass passes
+    ``as_definer`` and goes through the SECURITY DEFINER function."""
+    create = create_partition_as_definer if as_definer else create_partition
     result = Maintenance()
     existing = partitions(connection)
     current = month_start(now)
@@ -137,7 +155,7 @@ def ensure_partitions(
     for month in sorted(wanted):
         if _covered(existing, month) or (keep_from is not None and add_months(month, 1) <= keep_from):
             continue
-        result.moved_from_default += create_partition(connection, month)
+        result.moved_from_default += create(connection, month)
         result.partitions_created.append(partition_name(month))
         existing.append(Partition(partition_name(month), month, add_months(month, 1)))
     return result
@@ -157,18 +175,16 @@ def drop_expired(connection: Connection, cutoff: datetime) -> Maintenance:
     """
     result = Maintenance()
     for partition in partitions(connection):
-        upper = datetime.combine(partition.upper, datetime.min.time(), tzinfo=UTC)
-        if upper > cutoff:
+        if datetime.combine(partition.upper, datetime.min.time(), tzinfo=UTC) > cutoff:
             break
-        unexpired = connection.execute(
-            text(f"SELECT EXISTS (SELECT 1 FROM {partition.name} WHERE record_timestamp >= :cutoff)"),
-            {"cutoff": cutoff},
+        # landing_journal_drop_partition (SECURITY DEFINER, revision 0008) checks the bound and the
+        # rows again, then detaches and drops: the functions' role holds no DDL right of its own.
+        dropped = connection.execute(
+            text("SELECT landing_journal_drop_partition(:name, :cutoff)"),
+            {"name": partition.name, "cutoff": cutoff},
         ).scalar_one()
-        if unexpired:
-            continue
-        connection.execute(text(f"ALTER TABLE {PARENT} DETACH PARTITION {partition.name}"))
-        connection.execute(text(f"DROP TABLE {partition.name}"))
-        result.partitions_dropped.append(partition.name)
+        if dropped:
+            result.partitions_dropped.append(partition.name)
     result.expired_from_default = connection.execute(
         text(f"DELETE FROM {DEFAULT_PARTITION} WHERE record_timestamp < :cutoff"), {"cutoff": cutoff}
     ).rowcount
@@ -185,7 +201,7 @@ def maintain(connection: Connection, now: datetime, retention_days: int | None) 
     if cutoff is not None:
         result = drop_expired(connection, cutoff)
     keep_from = month_start(cutoff) if cutoff is not None else None
-    created = ensure_partitions(connection, now, keep_from=keep_from)
+    created = ensure_partitions(connection, now, keep_from=keep_from, as_definer=True)
     result.partitions_created, result.moved_from_default = (
         created.partitions_created,
         created.moved_from_default,

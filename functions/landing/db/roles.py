@@ -11,6 +11,12 @@ ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 # Alembic's bookkeeping belongs to the migrations alone.
 MIGRATIONS_ONLY = ("alembic_version",)
+# The journal's partition upkeep the scheduled pass runs: SECURITY DEFINER functions (revision 0008),
+# the only DDL the role may cause; nobody else may execute them.
+MAINTENANCE_FUNCTIONS = (
+    "landing_journal_create_partition(date)",
+    "landing_journal_drop_partition(text, timestamptz)",
+)
 
 
 def grant_application_role(connection: Connection, role: str) -> None:
@@ -34,19 +40,6 @@ def grant_application_role(connection: Connection, role: str) -> None:
     connection.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {namespace} TO {grantee}"))
     for table in MIGRATIONS_ONLY:
         connection.execute(text(f"REVOKE ALL ON TABLE {namespace}.{quote(table)} FROM {grantee}"))
-
-
-def owns(connection: Connection, table: str) -> bool:
-    """Whether the connected user may run DDL on ``table`` (owns it, directly or through a role).
-
-    The application role owns nothing: DDL the scheduled pass would like to run (journal partitions)
-    is then left to the migrations, which run as the owner.
-    """
-    return bool(
-        connection.execute(
-            text(
-                "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass(:t)"
-            ),
-            {"t": table},
-        ).scalar()
-    )
+    for function in MAINTENANCE_FUNCTIONS:
+        if connection.execute(text("SELECT to_regprocedure(:f)"), {"f": function}).scalar() is not None:
+            connection.execute(text(f"GRANT EXECUTE ON FUNCTION {namespace}.{function} TO {grantee}"))

@@ -20,7 +20,7 @@ with quiet_imports():
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from landing.db import journal, roles
+    from landing.db import journal
     from landing.db.uow import session_scope, unit_of_work
     from landing.events import publisher
     from landing.lambda_context import local_context
@@ -179,18 +179,13 @@ def is_schedule(event: object) -> bool:
 def _journal_maintenance(context: LambdaContext, now: datetime) -> None:
     """Journal partitions for the months ahead, retention's expired months dropped, the default watched.
 
+    In AWS the functions connect as the DML-only application role: the partition DDL goes through
+    the journal's SECURITY DEFINER functions (migration 0008), the only DDL that role may cause.
     Its own transaction, after the expiry pass and the outbox: its DDL takes short exclusive locks on
     the journal that must not be held while uploads are swept, and a lock timeout here (ingest busy)
     leaves that work done and is retried by the next scheduled pass.
     """
     with unit_of_work(context) as session:
-        if not roles.owns(session.connection(), journal.PARENT):
-            # In AWS the functions connect as the DML-only application role; partitions ahead are
-            # created by every deploy (MigrateFunction runs as the owner), and the default is watched.
-            logger.warning(
-                "journal partitions are left to the migrations: this role does not own the journal"
-            )
-            return
         result = journal.maintain(session.connection(), now, get_settings().journal_retention_days)
     metrics.add_metric(
         name="JournalPartitionsDropped", unit=MetricUnit.Count, value=len(result.partitions_dropped)
