@@ -33,10 +33,11 @@ ALLOWED_MANAGED_POLICIES = frozenset(
         "AWSXrayWriteOnlyAccess",
     }
 )
-# The only wildcards allowed: object keys under this stack's bucket (arn:...:bucket/prefix/*), and
+# The only wildcards allowed: object keys under this stack's buckets (arn:...:bucket/prefix/*: the
+# upload bucket, and the inventory bucket S3 Inventory writes its reports to), and
 # the EventBridge rule GuardDuty Malware Protection creates for itself, whose name GuardDuty generates
 # after this documented prefix (its role must be able to manage that rule and no other).
-OBJECT_WILDCARD = re.compile(r"^\$\{UploadBucket\.Arn\}(/[A-Za-z0-9_.\-]+)*/\*$")
+OBJECT_WILDCARD = re.compile(r"^\$\{(UploadBucket|InventoryBucket)\.Arn\}(/[A-Za-z0-9_.\-]+)*/\*$")
 GUARDDUTY_RULE_WILDCARD = re.compile(
     r"^arn:\$\{AWS::Partition\}:events:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
     r"rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3\*$"

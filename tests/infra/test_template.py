@@ -630,3 +630,25 @@ def test_bucket_policy_denies_reading_objects_guardduty_found_infected():
     assert tags["Condition"]["StringNotEquals"]["aws:PrincipalArn"] == {
         "Fn::GetAtt": ["MalwareProtectionRole", "Arn"]
     }
+def test_daily_inventory_of_every_version_is_written_to_a_private_bucket_when_enabled():
+    assert parameter("EnableDailyInventory")["Default"] == "false"
+    condition, configurations, _ = props("UploadBucket")["InventoryConfigurations"]["Fn::If"]
+    assert condition == "DailyInventory"
+    (inventory,) = configurations
+    assert (inventory["ScheduleFrequency"], inventory["IncludedObjectVersions"]) == ("Daily", "All")
+    assert inventory["Destination"]["Format"] == "CSV"
+    assert {"Size", "LastModifiedDate", "ETag"} <= set(inventory["OptionalFields"])
+    bucket = cfn.template()["Resources"]["InventoryBucket"]
+    assert bucket["Condition"] == "DailyInventory"
+    assert all(bucket["Properties"]["PublicAccessBlockConfiguration"].values())
+    (writer,) = [
+        s for s in props("InventoryBucketPolicy")["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
+    ]
+    assert writer["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert writer["Condition"]["ArnLike"]["aws:SourceArn"] == {"Fn::GetAtt": ["UploadBucket", "Arn"]}
+
+
+def test_journal_retention_reaches_the_scheduled_pass():
+    env = props("UploadsFunction")["Environment"]["Variables"]
+    assert env["JOURNAL_RETENTION_DAYS"] == {"Ref": "JournalRetentionDays"}
+    assert parameter("JournalRetentionDays")["Default"] == ""
