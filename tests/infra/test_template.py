@@ -630,6 +630,8 @@ def test_bucket_policy_denies_reading_objects_guardduty_found_infected():
     assert tags["Condition"]["StringNotEquals"]["aws:PrincipalArn"] == {
         "Fn::GetAtt": ["MalwareProtectionRole", "Arn"]
     }
+
+
 def test_daily_inventory_of_every_version_is_written_to_a_private_bucket_when_enabled():
     assert parameter("EnableDailyInventory")["Default"] == "false"
     condition, configurations, _ = props("UploadBucket")["InventoryConfigurations"]["Fn::If"]
