@@ -21,7 +21,6 @@ if not os.environ.get("DATABASE_URL"):
     import atexit
 
     from landing.local import embedded
-    from landing.s3 import clients
 
     # One database per pytest process, so parallel runs on one machine never share tables.
     _server = embedded.server_url()
@@ -41,6 +40,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from landing.db import engine as db  # noqa: E402
 from landing.db import migrate  # noqa: E402
 from landing.lambda_context import LocalContext, local_context  # noqa: E402
+from landing.s3 import clients  # noqa: E402
 
 TABLES = ("object_events", "objects", "uploads", "event_outbox", "object_scans")
 
