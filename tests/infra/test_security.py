@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from landing import settings
 from tests.infra import cfn
 from tests.infra.resolve import Resolved
 
@@ -80,6 +81,17 @@ def test_named_origins_reach_the_api_the_bucket_and_the_function():
     assert uploads_environment(stack)["CORS_ALLOW_ORIGINS"] == ",".join(origins)
 
 
+def test_per_owner_quotas_are_template_parameters_the_api_function_reads():
+    defaults = uploads_environment(deploy())
+    assert defaults["UPLOAD_MAX_PENDING_PER_OWNER"] == "100"
+    assert defaults["UPLOAD_MAX_BYTES_PER_DAY"] == str(50 * 1024**3)
+    chosen = uploads_environment(deploy(UploadMaxPendingPerOwner="5", UploadMaxBytesPerDay="1048576"))
+    assert (chosen["UPLOAD_MAX_PENDING_PER_OWNER"], chosen["UPLOAD_MAX_BYTES_PER_DAY"]) == ("5", "1048576")
+    quotas = {k: chosen[k] for k in ("UPLOAD_MAX_PENDING_PER_OWNER", "UPLOAD_MAX_BYTES_PER_DAY")}
+    loaded = settings.load({**quotas, "DATABASE_URL": "postgresql+pg8000://u@localhost/db"})
+    assert (loaded.upload_max_pending_per_owner, loaded.upload_max_bytes_per_day) == (5, 1048576)
+
+
 def test_the_api_function_has_reserved_concurrency_by_default_as_a_parameter():
     assert deploy().resource("UploadsFunction")["ReservedConcurrentExecutions"] == "10"  # type: ignore[index]
     assert (
@@ -120,6 +132,6 @@ def test_every_log_group_has_a_retention():
     for template in (cfn.template(), cfn.database_template()):
         for name, group in cfn.resources(template, "AWS::Logs::LogGroup").items():
             assert "RetentionInDays" in group["Properties"], name
-    database_logs = cfn.database_template()["Resources"]["DatabaseLogs"]["Properties"]["LogGroupName"]
-    identifier = cfn.database_template()["Resources"]["Database"]["Properties"]["DBInstanceIdentifier"]
-    assert cfn.render(database_logs)[0] == "/aws/rds/instance/" + cfn.render(identifier)[0] + "/postgresql"
+    # RDS creates its own group: the stack lookup gives it the retention (tests/infra/test_stack_lookups.py).
+    rds = cfn.database_template()["Resources"]["DatabaseLogRetention"]["Properties"]
+    assert rds["RetentionInDays"] == {"Ref": "LogRetentionDays"}
