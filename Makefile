@@ -62,8 +62,8 @@ mutate: setup
 bench: setup
 	$(BIN)/python -m tests.perf.bench
 
-## bench-scale: the journal growth curve (slow, hours at full size; not part of make test).
-## Full size: 10 M objects, journal at 0 / 10 M / 50 M rows (~25 GB); BENCH_SCALE_ARGS scales it down,
+## bench-scale: the journal growth curve (slow: ~40 minutes at full size here; not part of make test).
+## Full size: 10 M objects, journal at 0 / 10 M / 50 M rows (~20 GB); BENCH_SCALE_ARGS scales it down,
 ## e.g. BENCH_SCALE_ARGS="--objects 1000000 --levels 0,1000000,5000000"
 bench-scale: setup
 	$(BIN)/python -m tests.perf.bench_scale $(BENCH_SCALE_ARGS)
