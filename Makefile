@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 PORT ?= 3000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run serve browser demo test unit lint typecheck templates sam-local bench bench-scale mutate clean
+.PHONY: setup run serve browser demo test unit lint typecheck templates sam-local bench bench-scale mutate test-under-load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ test: setup lint typecheck templates browser
 ## mutate: break each core guard on purpose (in a copy) and check the tests catch it; minutes, not in `make test`
 mutate: setup
 	$(BIN)/python -m tests.mutate
+
+## test-under-load: make test RUNS times in a row (10) while every core is kept busy; an hour or more, not in `make test`
+RUNS ?= 10
+test-under-load: setup
+	$(BIN)/python -m tests.load --runs $(RUNS)
 
 ## bench: the full benchmark (a few minutes; DATABASE_URL picks the server), prints the markdown table
 bench: setup
