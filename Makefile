@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 PORT ?= 3000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run serve browser demo test unit lint typecheck templates sam-local bench bench-scale mutate test-under-load clean
+.PHONY: setup run serve browser page demo test unit lint typecheck templates sam-local bench bench-scale mutate test-under-load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ browser:
 	else \
 	  echo "no $(CHROMIUM), and no root apt-get to install it: the browser tests will skip (in CI they fail)"; \
 	fi
+
+## page: rebuild the upload page (functions/landing/local/static/page.js, page.css) from page/: npm ci installs
+## exactly page/package-lock.json (integrity-checked, no install scripts), esbuild bundles it. The bundle is
+## committed, so make run and make test need no node; tests/unit/test_page_bundle.py checks it is current.
+page:
+	cd page && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
 
 ## test: lint, types, template checks, the whole suite
 test: setup lint typecheck templates browser
