@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from landing.s3 import events as s3events
 from landing.s3.events import InvalidEvent
-from tests.support.events import guardduty_event, load, sqs_event
+from landing.s3.scans import MAX_CLOCK_SKEW
+from tests.support.events import guardduty_event, load
 
 
 def test_aws_sample_parses_to_one_scan_and_no_records():
@@ -47,12 +49,27 @@ def test_quoted_etag_is_unquoted():
     assert scan.e_tag == "abc"
 
 
-def test_sqs_body_with_a_scan_result_is_a_scan_from_sqs():
-    body = sqs_event(guardduty_event("k"))["Records"][0]["body"]
+def sns_wrapped(event: dict) -> str:
+    return json.dumps({"Type": "Notification", "MessageId": "x", "Message": json.dumps(event)})
 
-    (scan,) = s3events.from_sqs_body(body).scans
 
-    assert scan.source == "sqs"
+@pytest.mark.parametrize("wrap", [json.dumps, sns_wrapped], ids=["plain", "sns"])
+def test_a_scan_result_on_the_notification_queue_is_refused_naming_the_only_accepted_path(wrap):
+    """Anyone with sqs:SendMessage could write such a body: verdicts come from EventBridge only."""
+    with pytest.raises(InvalidEvent, match="accepted only from EventBridge"):
+        s3events.from_sqs_body(wrap(guardduty_event("k")))
+
+
+def test_a_verdict_dated_beyond_the_clock_skew_is_refused():
+    now = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+    within = (now + MAX_CLOCK_SKEW).isoformat()
+    beyond = (now + MAX_CLOCK_SKEW + timedelta(seconds=1)).isoformat()
+
+    assert s3events.from_guardduty(guardduty_event("k", time=within), now).scans
+    with pytest.raises(InvalidEvent, match="dated in the future"):
+        s3events.from_guardduty(guardduty_event("k", time=beyond), now)
+    with pytest.raises(InvalidEvent, match="dated in the future"):
+        s3events.from_guardduty(guardduty_event("k", time="2099-01-01T00:00:00Z"))
 
 
 def test_other_guardduty_detail_types_are_skipped():

@@ -11,11 +11,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from landing.db.models import Object, ObjectScan
-from landing.s3.scans import ScanResult
+from landing.s3.scans import MAX_CLOCK_SKEW, ScanResult
 from landing.uploads import lifecycle
 
 objects: Table = Object.__table__  # type: ignore[assignment]
 object_scans: Table = ObjectScan.__table__  # type: ignore[assignment]
+THREATS_FOUND = "THREATS_FOUND"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +81,20 @@ def _apply(session: Session, scans: Sequence[ScanResult]) -> tuple[int, int]:
     """Mark each object body a result names (later scans win); returns (applied, uploads moved)."""
     marked_scans: list[tuple[ScanResult, Any]] = []
     for scan in sorted(scans, key=lambda s: (s.event_time, s.event_id)):
+        conditions = [
+            objects.c.bucket == scan.bucket,
+            objects.c.key == scan.key,
+            objects.c.is_deleted.is_(False),
+            names_body(scan.e_tag, scan.version_id),
+            or_(objects.c.scanned_at.is_(None), objects.c.scanned_at < scan.event_time),
+        ]
+        if not scan.infected:
+            # A threat found in a body stays found: no later verdict about the same body (clean,
+            # unsupported, failed) clears it. Only a new body (another eTag/version) starts over.
+            conditions.append(objects.c.scan_status.is_distinct_from(THREATS_FOUND))
         marked = session.execute(
             update(objects)
-            .where(
-                objects.c.bucket == scan.bucket,
-                objects.c.key == scan.key,
-                objects.c.is_deleted.is_(False),
-                names_body(scan.e_tag, scan.version_id),
-                or_(objects.c.scanned_at.is_(None), objects.c.scanned_at < scan.event_time),
-            )
+            .where(*conditions)
             .values(scan_status=scan.result, scanned_at=scan.event_time, updated_at=func.now())
             .returning(objects.c.upload_id, objects.c.version_id)
         ).one_or_none()
@@ -109,7 +115,13 @@ def apply_early_verdicts(session: Session, keys: Collection[tuple[str, str]]) ->
         return 0
     rows = session.execute(
         select(object_scans)
-        .where(tuple_(object_scans.c.bucket, object_scans.c.key).in_(sorted(keys)))
+        .where(
+            tuple_(object_scans.c.bucket, object_scans.c.key).in_(sorted(keys)),
+            # Results journalled before verdicts were taken from EventBridge only (an SQS body could
+            # be anyone's), or dated beyond the clock skew then allowed, are history, never applied.
+            object_scans.c.source == "eventbridge",
+            object_scans.c.record_timestamp <= func.now() + MAX_CLOCK_SKEW,
+        )
         .order_by(object_scans.c.record_timestamp, object_scans.c.event_id)
     ).all()
     if not rows:
@@ -125,7 +137,7 @@ def apply_early_verdicts(session: Session, keys: Collection[tuple[str, str]]) ->
             result=row.scan_result_status,
             threats=tuple(row.threats or ()),
             event_time=row.record_timestamp,
-            source=row.source,
+            source="eventbridge",
         )
         for row in rows
     ]

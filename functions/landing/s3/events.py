@@ -316,15 +316,14 @@ def detect(event: object) -> EventKind:
     raise InvalidEvent("not an S3, SQS, EventBridge S3 or GuardDuty event (no 'Records', no 'detail-type')")
 
 
-def from_guardduty(
-    payload: Mapping[str, Any], source: Literal["eventbridge", "sqs"] = "eventbridge"
-) -> Parsed:
-    """A GuardDuty "Object Scan Result" as a Parsed with one scan; other GuardDuty events are skipped."""
+def from_guardduty(payload: Mapping[str, Any], now: datetime | None = None) -> Parsed:
+    """A GuardDuty "Object Scan Result" (delivered by its EventBridge rule) as a Parsed with one scan;
+    other GuardDuty events are skipped."""
     from landing.s3 import scans
 
     if not scans.is_scan_result(payload):
         return Parsed((), skipped=1)
-    return Parsed((), scans=(scans.from_guardduty(payload, source),))
+    return Parsed((), scans=(scans.from_guardduty(payload, now),))
 
 
 def from_sqs_body(body: object, unwrap_sns: bool = True) -> Parsed:
@@ -345,7 +344,13 @@ def from_sqs_body(body: object, unwrap_sns: bool = True) -> Parsed:
     if is_eventbridge(payload):
         return from_eventbridge(payload, source="sqs")
     if payload.get("source") == "aws.guardduty" and "detail-type" in payload:
-        return from_guardduty(payload, source="sqs")
+        # Only the bucket may send to the notification queue (its policy), but a verdict must not
+        # depend on that: GuardDuty's results are taken from its EventBridge rule alone, never
+        # from a body anyone with sqs:SendMessage could have written.
+        raise InvalidEvent(
+            "SQS message body is a GuardDuty event: scan results are accepted only from EventBridge "
+            "(source aws.guardduty), never from the S3 notification queue"
+        )
     if payload.get("Event") == "s3:TestEvent" or isinstance(payload.get("Records"), list):
         return from_s3_notification(payload, source="sqs")
     raise InvalidEvent("SQS message body is not an S3 notification")

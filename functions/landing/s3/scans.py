@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from landing.s3.events import (
@@ -22,7 +22,12 @@ DETAIL_TYPE = "GuardDuty Malware Protection Object Scan Result"
 # scanResultStatus values (the objects.scan_status contract); anything else is not a usable event.
 RESULTS = frozenset({"NO_THREATS_FOUND", "THREATS_FOUND", "UNSUPPORTED", "ACCESS_DENIED", "FAILED"})
 MAX_THREATS = 100
-ScanSource = Literal["eventbridge", "sqs"]
+# How far ahead of this function's clock a verdict's time may be. EventBridge stamps `time` itself, so
+# a later one is forged or a broken clock; taken as it comes, it would outrank every genuine verdict
+# (the later scan wins) for good.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+# Results arrive only by GuardDuty's EventBridge rule (never from the S3 notification queue).
+ScanSource = Literal["eventbridge"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +70,9 @@ def _threats(raw: object) -> tuple[str, ...]:
     return tuple(names)
 
 
-def from_guardduty(payload: Mapping[str, Any], source: ScanSource = "eventbridge") -> ScanResult:
-    """The scan result of one GuardDuty event; raises InvalidEvent for a malformed one.
+def from_guardduty(payload: Mapping[str, Any], now: datetime | None = None) -> ScanResult:
+    """The scan result of one GuardDuty event; raises InvalidEvent for a malformed one or one dated
+    more than MAX_CLOCK_SKEW after ``now`` (the current time by default).
 
     objectKey is used as it comes: unlike S3 notifications, GuardDuty names the object by its key,
     not a form-URL-encoded form of it.
@@ -88,6 +94,9 @@ def from_guardduty(payload: Mapping[str, Any], source: ScanSource = "eventbridge
         raise InvalidEvent("detail.s3ObjectDetails.objectKey must be a non-empty string")
     if len(key.encode("utf-8", errors="replace")) > 1024:
         raise InvalidEvent("objectKey is longer than 1024 bytes")
+    event_time = parse_time(payload.get("time"))
+    if event_time > (now or datetime.now(UTC)) + MAX_CLOCK_SKEW:
+        raise InvalidEvent(f"GuardDuty event is dated in the future: {event_time.isoformat()}")
     return ScanResult(
         event_id=_text(event_id, "id"),
         bucket=_bucket(obj.get("bucketName")),
@@ -97,6 +106,6 @@ def from_guardduty(payload: Mapping[str, Any], source: ScanSource = "eventbridge
         scan_status=_text(scan_status, "scanStatus"),
         result=str(result),
         threats=_threats(result_details.get("threats")),
-        event_time=parse_time(payload.get("time")),
-        source=source,
+        event_time=event_time,
+        source="eventbridge",
     )
