@@ -149,7 +149,8 @@ def test_bucket_notifies_the_ingest_queue_of_creates_and_deletes():
 
 
 def test_only_this_bucket_in_this_account_may_send_to_the_ingest_queue():
-    (statement,) = props("IngestQueuePolicy")["PolicyDocument"]["Statement"]
+    statements = props("IngestQueuePolicy")["PolicyDocument"]["Statement"]
+    (statement,) = [s for s in statements if s["Effect"] == "Allow"]
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
     condition = statement["Condition"]
