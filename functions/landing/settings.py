@@ -137,7 +137,15 @@ class Settings:
         "PRESIGN_EXPIRES",
         default=300,
         minimum=1,
-        doc="lifetime of a presigned POST or PUT, seconds (S3 checks it when the upload starts)",
+        doc="lifetime of a presigned PUT, seconds (S3 checks it when the upload starts; the PUT is "
+        "conditional on an empty key, so it cannot replace a stored body)",
+    )
+    post_presign_expires_s: int = env(
+        "POST_PRESIGN_EXPIRES",
+        default=60,
+        minimum=1,
+        doc="lifetime of a presigned POST form, seconds (S3 checks it when the upload starts; a form "
+        "cannot be made conditional, so it can be sent again until then)",
     )
     multipart_presign_expires_s: int = env(
         "MULTIPART_PRESIGN_EXPIRES",

@@ -81,6 +81,17 @@ def test_named_origins_reach_the_api_the_bucket_and_the_function():
     assert uploads_environment(stack)["CORS_ALLOW_ORIGINS"] == ",".join(origins)
 
 
+def test_the_bucket_lets_a_browser_send_every_header_a_presigned_put_requires():
+    from tests.unit.test_uploads_rules import signed_put
+
+    stack = deploy(CorsAllowedOrigins="https://app.example.com")
+    (rule,) = stack.resource("UploadBucket")["CorsConfiguration"]["CorsRules"]  # type: ignore[index]
+    allowed = [h.lower() for h in rule["AllowedHeaders"]]
+    for name in signed_put(metadata={"dept": "x"}).headers:
+        name = name.lower()
+        assert name in allowed or any(a.endswith("*") and name.startswith(a[:-1]) for a in allowed), name
+
+
 def test_per_owner_quotas_are_template_parameters_the_api_function_reads():
     defaults = uploads_environment(deploy())
     assert defaults["UPLOAD_MAX_PENDING_PER_OWNER"] == "100"

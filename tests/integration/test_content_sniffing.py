@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from urllib.parse import quote_plus
 
 import pytest
@@ -28,7 +29,7 @@ def api(s3, clean_db):
     clients.reset()
 
 
-def send(api: Api, s3, data: bytes, declared: str, filename: str = "file") -> dict:
+def send(api: Api, s3, data: bytes, declared: str, filename: str = "file", **headers: str) -> dict:
     """Announce, write the bytes as a client would, and deliver the S3 event to the ingest handler."""
     status, upload = api.create(filename=filename, content_type=declared, size=len(data))
     assert status == 201, upload
@@ -38,6 +39,7 @@ def send(api: Api, s3, data: bytes, declared: str, filename: str = "file") -> di
         Body=data,
         ContentType=declared,
         Metadata={"upload-id": upload["id"]},
+        **headers,
     )["ETag"].strip('"')
     ingest(
         s3_event(s3_record(quote_plus(upload["key"]), size=len(data), etag=etag)),
@@ -101,6 +103,16 @@ def test_an_executable_declared_as_an_image_is_rejected_naming_what_it_is(
     row = upload_row(upload["id"])
     assert row["status"] == "rejected"
     assert row["rejection_reason"].startswith(f"content is {what}")
+    assert not exists(s3, upload["key"])
+
+
+def test_a_body_stored_with_an_unannounced_content_encoding_is_rejected(api, s3, allow_everything):
+    # gzip(ELF) sniffs as gzip, but a browser gunzips it on download: the executable is what it saves.
+    upload = send(api, s3, gzip.compress(files.elf()), "application/octet-stream", ContentEncoding="gzip")
+
+    row = upload_row(upload["id"])
+    assert row["status"] == "rejected"
+    assert row["rejection_reason"] == "object has Content-Encoding 'gzip', which the upload did not announce"
     assert not exists(s3, upload["key"])
 
 

@@ -72,8 +72,9 @@ def test_create_returns_201_and_writes_one_pending_row(alice):
         "POST",
         {"dept": "finance"},
     )
-    # Long enough to start sending, short enough that the form is not replayable for long.
-    assert row["expires_at"] - row["created_at"] == timedelta(seconds=300)
+    # Long enough to start sending, short enough that the form (which S3 cannot make conditional on
+    # an empty key) is not replayable for long.
+    assert row["expires_at"] - row["created_at"] == timedelta(seconds=60)
     assert row["completed_at"] is None and row["size"] is None
     assert body["expires_at"] == row["expires_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -105,6 +106,12 @@ def test_put_is_signed_for_type_length_and_checksum(alice):
     assert {"content-disposition", "cache-control"} <= set(signed)
     assert body["headers"]["Content-Length"] == "12"
     assert upload_rows()[0]["checksum_sha256"] == checksum
+    # Written only while the key is empty, and never with an encoding a browser would undo on download.
+    assert {"if-none-match", "content-encoding"} <= set(signed)
+    assert (body["headers"]["If-None-Match"], body["headers"]["Content-Encoding"]) == ("*", "identity")
+    # A PUT cannot be replayed over a stored body, so it may live longer than a POST form.
+    row = upload_rows()[0]
+    assert row["expires_at"] - row["created_at"] == timedelta(seconds=300)
 
 
 @pytest.mark.parametrize(("request_body", "status", "code"), BAD_REQUESTS)

@@ -129,6 +129,30 @@ def test_presigned_put_with_checksum_end_to_end(live):
     live.drain()
 
     assert api.get(upload["id"])[1]["status"] == "uploaded"
+    stored = live.s3.head_object(Bucket=BUCKET, Key=upload["key"])
+    assert stored["ContentDisposition"] == "attachment; filename=\"photo.png\"; filename*=UTF-8''photo.png"
+    assert stored["ContentEncoding"] == "identity"
+
+
+def test_a_presigned_put_sent_again_cannot_replace_the_stored_body(live):
+    api = Api("alice")
+    data = b"accepted"
+    checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    _, upload = api.create(
+        filename="a.txt", content_type="text/plain", size=len(data), method="PUT", checksum_sha256=checksum
+    )
+    headers = {k: v for k, v in upload["headers"].items() if k != "Content-Length"}
+    assert requests.put(upload["url"], data=data, headers=headers, timeout=10).status_code == 200
+    live.drain()
+    before = live.s3.head_object(Bucket=BUCKET, Key=upload["key"])
+
+    # The same request again, as whoever kept the URL would send it (the signature requires
+    # If-None-Match: *, see tests/unit/test_uploads_rules.py): S3 writes nothing.
+    again = requests.put(upload["url"], data=data, headers=headers, timeout=10)
+
+    assert again.status_code == 412
+    assert live.s3.head_object(Bucket=BUCKET, Key=upload["key"])["LastModified"] == before["LastModified"]
+    assert live.sqs.receive_message(QueueUrl=live.queue_url).get("Messages", []) == []
 
 
 def test_multipart_upload_end_to_end(live, small_multipart):
@@ -154,6 +178,42 @@ def test_multipart_upload_end_to_end(live, small_multipart):
     assert live.s3.get_object(Bucket=BUCKET, Key=upload["key"])["Body"].read() == data
     again, body, _ = api.call("POST", f"/uploads/{upload['id']}/complete", body={"parts": parts})
     assert (again, body["error"]["code"]) == (409, "upload_uploaded")
+
+
+def test_a_completed_multipart_object_carries_the_pinned_headers(live, small_multipart):
+    api = Api("alice")
+    data = b"\0" * (PART + 1)
+    _, upload = api.create(filename="big file.bin", content_type="application/octet-stream", size=len(data))
+    parts = []
+    for part, chunk in zip(upload["parts"], (data[:PART], data[PART:]), strict=True):
+        sent = requests.put(part["url"], data=chunk, timeout=30)
+        parts.append({"part_number": part["part_number"], "etag": sent.headers["ETag"]})
+    assert api.call("POST", f"/uploads/{upload['id']}/complete", body={"parts": parts})[0] == 200
+
+    stored = live.s3.head_object(Bucket=BUCKET, Key=upload["key"])
+
+    # Set by the server when the upload was created: the parts cannot change them.
+    assert stored["ContentDisposition"] == (
+        "attachment; filename=\"big file.bin\"; filename*=UTF-8''big%20file.bin"
+    )
+    assert stored["CacheControl"] == "private, no-cache"
+    assert "ContentEncoding" not in stored
+    assert stored["ContentType"] == "application/octet-stream"
+
+
+def test_multipart_completion_never_replaces_a_stored_body(live, small_multipart):
+    api = Api("alice")
+    _, upload = api.create(filename="big.bin", content_type="application/octet-stream", size=PART + 1)
+    parts = []
+    for part in upload["parts"]:
+        sent = requests.put(part["url"], data=b"\0" * part["size"], timeout=30)
+        parts.append({"part_number": part["part_number"], "etag": sent.headers["ETag"]})
+    live.s3.put_object(Bucket=BUCKET, Key=upload["key"], Body=b"already here")
+
+    status, body, _ = api.call("POST", f"/uploads/{upload['id']}/complete", body={"parts": parts})
+
+    assert (status, body["error"]["code"]) == (400, "s3_precondition_failed")
+    assert live.s3.get_object(Bucket=BUCKET, Key=upload["key"])["Body"].read() == b"already here"
 
 
 def test_multipart_abort_end_to_end(live, small_multipart):

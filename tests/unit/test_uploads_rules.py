@@ -20,6 +20,7 @@ from landing.settings import load
 from landing.uploads import intents as uploads
 from landing.uploads import lifecycle, presign
 from landing.uploads.intents import UploadError
+from tests.support import sigv4
 
 SETTINGS = replace(load({"BUCKET_NAME": "example-bucket"}), multipart_threshold=100 * 1024**2)
 UPLOAD_ID = "0b9d7c1e-4a5f-4e2b-8c3d-6f7a8b9c0d1e"
@@ -185,7 +186,7 @@ def test_post_policy_pins_key_type_length_range_and_upload_id():
     date = signed.fields["x-amz-date"]
     assert policy["conditions"] == [
         {"Content-Type": "text/plain"},
-        {"Content-Disposition": "attachment"},
+        {"Content-Disposition": "attachment; filename=\"a.txt\"; filename*=UTF-8''a.txt"},
         {"Cache-Control": "private, no-cache"},
         {"x-amz-meta-dept": "finance"},
         {"x-amz-meta-upload-id": UPLOAD_ID},
@@ -206,33 +207,70 @@ def test_post_policy_pins_key_type_length_range_and_upload_id():
     assert signed.url == "https://example-bucket.s3.eu-west-1.amazonaws.com/"
 
 
+def signed_put(**overrides):
+    params = {
+        "bucket": "example-bucket",
+        "key": "uploads/alice/x/a.txt",
+        "content_type": "text/plain",
+        "size": 5,
+        "upload_id": UPLOAD_ID,
+        "metadata": {},
+        "checksum_sha256": SHA256_B64,
+        "expires_s": 900,
+    }
+    return presign.put(offline_client(), **{**params, **overrides})
+
+
 def test_put_signs_type_length_metadata_and_checksum():
-    signed = presign.put(
-        offline_client(),
-        bucket="example-bucket",
-        key="uploads/alice/x/a.txt",
-        content_type="text/plain",
-        size=5,
-        upload_id=UPLOAD_ID,
-        metadata={},
-        checksum_sha256=SHA256_B64,
-        expires_s=900,
-    )
+    signed = signed_put()
     query = parse_qs(urlparse(signed.url).query)
     assert query["X-Amz-SignedHeaders"] == [
-        "cache-control;content-disposition;content-length;content-type;host;"
-        "x-amz-checksum-sha256;x-amz-meta-upload-id"
+        "cache-control;content-disposition;content-encoding;content-length;content-type;host;"
+        "if-none-match;x-amz-checksum-sha256;x-amz-meta-upload-id"
     ]
     assert query["X-Amz-Expires"] == ["900"]
     assert signed.headers == {
         "Content-Type": "text/plain",
         "Content-Length": "5",
-        "Content-Disposition": "attachment",
+        "Content-Disposition": "attachment; filename=\"a.txt\"; filename*=UTF-8''a.txt",
         "Cache-Control": "private, no-cache",
+        "Content-Encoding": "identity",
+        "If-None-Match": "*",
         "x-amz-meta-upload-id": UPLOAD_ID,
         "x-amz-checksum-sha256": SHA256_B64,
     }
     assert urlparse(signed.url).netloc == "example-bucket.s3.eu-west-1.amazonaws.com"
+
+
+def test_a_put_without_its_conditional_or_encoding_header_fails_the_signature():
+    signed = signed_put()
+    assert sigv4.valid("PUT", signed.url, signed.headers, "secret")
+
+    # S3 checks the signature as computed here (moto does not): each header the client might drop or
+    # change to replace the accepted body or have it decoded on download breaks it.
+    for name in ("If-None-Match", "Content-Encoding", "Content-Disposition"):
+        dropped = {k: v for k, v in signed.headers.items() if k != name}
+        assert not sigv4.valid("PUT", signed.url, dropped, "secret"), name
+    for name, value in (("Content-Encoding", "gzip"), ("If-None-Match", "x"), ("Content-Type", "text/html")):
+        assert not sigv4.valid("PUT", signed.url, {**signed.headers, name: value}, "secret"), name
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a.txt", "attachment; filename=\"a.txt\"; filename*=UTF-8''a.txt"),
+        (
+            "q1 report (final).pdf",
+            "attachment; filename=\"q1 report (final).pdf\"; filename*=UTF-8''q1%20report%20%28final%29.pdf",
+        ),
+        ("résumé.pdf", "attachment; filename=\"r_sum_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf"),
+        ("日本.txt", "attachment; filename=\"__.txt\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt"),
+    ],
+)
+def test_content_disposition_names_the_stored_file_safely(name, expected):
+    value = presign.content_disposition(f"uploads/alice/{UPLOAD_ID}/{name}")
+    assert value == expected
+    assert value.isascii() and "\r" not in value and "\n" not in value
 
 
 def test_local_endpoint_gets_path_style_urls():
@@ -279,10 +317,11 @@ def test_part_size_keeps_the_part_count_bounded(size, configured, expected):
     assert -(-size // part_size) <= presign.MAX_PARTS
 
 
-def head(content_type="text/plain", metadata=None):
+def head(content_type="text/plain", metadata=None, encoding=None):
     return Head(
         e_tag="e",
         content_type=content_type,
+        content_encoding=encoding,
         user_metadata={"upload-id": UPLOAD_ID} if metadata is None else metadata,
         storage_class="STANDARD",
         checksum_algorithm=None,
@@ -305,6 +344,11 @@ def head(content_type="text/plain", metadata=None):
         ("POST", 10, head(metadata={"upload-id": "someone-else"}), "does not name this upload"),
         ("POST", 10, None, None),
         ("POST", 11, None, "more than the 10 announced"),
+        # Decoded by a browser on download: not the bytes that were checked.
+        ("PUT", 10, head(encoding="gzip"), "Content-Encoding 'gzip', which the upload did not announce"),
+        ("POST", 10, head(encoding="br"), "Content-Encoding 'br'"),
+        ("PUT", 10, head(encoding="identity"), None),
+        ("POST", 10, head(encoding=""), None),
     ],
 )
 def test_object_is_judged_against_its_announcement(method, size, object_head, verdict):

@@ -37,6 +37,8 @@ class Head:
     size: int | None = None
     # The object's first bytes (content sniffing), for the creates that are sniffed.
     first_bytes: bytes | None = None
+    # How a reader is told to decode the body (gzip...): the bytes sniffed are not what it gets.
+    content_encoding: str | None = None
 
 
 @cache
@@ -70,6 +72,7 @@ def head(bucket: str, key: str, version_id: str | None, expected_etag: str | Non
         size=response.get("ContentLength"),
         e_tag=e_tag,
         content_type=response.get("ContentType"),
+        content_encoding=response.get("ContentEncoding"),
         user_metadata=dict(response.get("Metadata") or {}),
         storage_class=response.get("StorageClass") or "STANDARD",
         checksum_algorithm=next(

@@ -296,11 +296,13 @@ def create(
         raise UploadError(429, "quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
     upload_id = uuid.uuid4()
     key = new_key(settings, owner, upload_id, intent.filename)
-    # A POST or PUT is replayable until it expires, so it lives only as long as a client needs to
-    # start sending; part URLs die with their multipart upload, so they may live longer.
-    expires_s = (
-        settings.multipart_presign_expires_s if intent.method == "MULTIPART" else settings.presign_expires_s
-    )
+    # A presigned request lives only as long as a client needs to start sending. A POST form takes no
+    # If-None-Match: it can be sent again until it expires, so it is the shortest. A PUT writes only
+    # an empty key; part URLs die with their multipart upload, so they may live longer.
+    expires_s = {
+        "MULTIPART": settings.multipart_presign_expires_s,
+        "PUT": settings.presign_expires_s,
+    }.get(intent.method, settings.post_presign_expires_s)
     # Computed before signing, so the recorded expiry is never later than the signature's.
     expires_at = now + timedelta(seconds=expires_s)
     common = {

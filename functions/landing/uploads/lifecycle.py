@@ -86,6 +86,10 @@ def violation(
         return None
     if media_type(head.content_type) != media_type(declared_type):
         return f"object content type {head.content_type!r} differs from the announced {declared_type!r}"
+    encoding = (head.content_encoding or "").strip()
+    if encoding and encoding.lower() != presign.CONTENT_ENCODING:
+        # A browser would decode (gunzip...) the download: it gets other bytes than the ones checked.
+        return f"object has Content-Encoding {encoding[:100]!r}, which the upload did not announce"
     carried = head.user_metadata.get(UPLOAD_ID_META)
     if carried != str(upload_id):
         return f"object metadata {UPLOAD_ID_META}={carried!r} does not name this upload"

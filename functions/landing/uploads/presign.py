@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -17,9 +18,36 @@ MAX_PART_SIZE = 5 * 1024**3
 # Part URLs are all returned in one response; 2,000 of them stay far below Lambda's 6 MB payload limit.
 MAX_PARTS = 2000
 UPLOAD_ID_META = "upload-id"
-# Stored with every uploaded object and pinned in every presigned request, so a client cannot choose
-# how the object is later presented (rendered inline as a page, cached by shared caches).
-STORED_HEADERS = {"Content-Disposition": "attachment", "Cache-Control": "private, no-cache"}
+CACHE_CONTROL = "private, no-cache"
+# A presigned PUT accepts standard headers it did not sign and S3 stores them: Content-Encoding would
+# let a client make browsers decode (gunzip) the bytes that were sniffed. Signing it pins "identity"
+# (no encoding); POST forms and multipart uploads carry none (see post() and multipart()).
+CONTENT_ENCODING = "identity"
+# S3 writes the object only if the key holds none yet (conditional write, PutObject and
+# CompleteMultipartUpload): once an upload's body is stored, its presigned PUT cannot replace it.
+IF_NONE_MATCH = "*"
+# RFC 5987 attr-char: what filename*= may carry unescaped.
+_ATTR_CHARS = "!#$&+-.^_`|~"
+
+
+def content_disposition(key: str) -> str:
+    """`attachment` with the key's file name (RFC 6266): a download is saved under the name the server
+    chose (whose extension follows the declared type), never one the client or a browser guesses.
+
+    The key's name is already sanitised (no quotes, backslashes, controls or separators), so the quoted
+    ASCII fallback needs no escaping; filename*= carries the exact UTF-8 name, percent-encoded, so the
+    header stays ASCII.
+    """
+    name = key.rsplit("/", 1)[-1] or "file"
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe=_ATTR_CHARS)}"
+
+
+def stored_headers(key: str) -> dict[str, str]:
+    """Stored with every uploaded object and pinned in every presigned request, so a client cannot choose
+    how the object is later presented (rendered inline as a page, saved under another name, cached by
+    shared caches)."""
+    return {"Content-Disposition": content_disposition(key), "Cache-Control": CACHE_CONTROL}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +84,13 @@ def post(
     """A presigned POST whose policy pins the key, the content type, 1..max_size bytes and metadata.
 
     S3 refuses a form whose fields break any condition, so every field we hand out is also a
-    condition, and the client can add nothing (an unlisted field fails the policy).
+    condition, and the client can add nothing (an unlisted field fails the policy): no condition
+    names Content-Encoding, so the object has none. A form takes no If-None-Match, so it can be
+    sent again until it expires: ``expires_s`` is kept short (POST_PRESIGN_EXPIRES).
     """
     fields: dict[str, str] = {
         "Content-Type": content_type,
-        **STORED_HEADERS,
+        **stored_headers(key),
         **metadata_fields(upload_id, metadata),
     }
     conditions: list[Any] = [{name: value} for name, value in fields.items()]
@@ -85,22 +115,33 @@ def put(
     checksum_sha256: str,
     expires_s: int,
 ) -> Presigned:
-    """A presigned PUT signing Content-Type, Content-Length, the stored headers, the metadata and
-    x-amz-checksum-sha256 (a header left unsigned could be chosen by the client).
+    """A presigned PUT signing Content-Type, Content-Length, the stored headers, Content-Encoding,
+    If-None-Match, the metadata and x-amz-checksum-sha256 (a header left unsigned could be chosen
+    by the client).
 
-    Signed headers must be sent with exactly these values, so S3 refuses another type or length,
-    and verifies the body against the checksum: the URL can only ever write the announced bytes.
+    Signed headers must be sent with exactly these values (``headers``), so S3 refuses another type
+    or length, verifies the body against the checksum, and writes only while the key is empty: the
+    URL can only ever write the announced bytes, once.
     """
+    stored = stored_headers(key)
     params: dict[str, Any] = {
         "Bucket": bucket,
         "Key": key,
         "ContentType": content_type,
         "ContentLength": size,
-        "ContentDisposition": STORED_HEADERS["Content-Disposition"],
-        "CacheControl": STORED_HEADERS["Cache-Control"],
+        "ContentDisposition": stored["Content-Disposition"],
+        "CacheControl": stored["Cache-Control"],
+        "ContentEncoding": CONTENT_ENCODING,
+        "IfNoneMatch": IF_NONE_MATCH,
         "Metadata": {**metadata, UPLOAD_ID_META: upload_id},
     }
-    headers = {"Content-Type": content_type, "Content-Length": str(size), **STORED_HEADERS}
+    headers = {
+        "Content-Type": content_type,
+        "Content-Length": str(size),
+        **stored,
+        "Content-Encoding": CONTENT_ENCODING,
+        "If-None-Match": IF_NONE_MATCH,
+    }
     headers.update(metadata_fields(upload_id, metadata))
     params["ChecksumSHA256"] = checksum_sha256
     headers["x-amz-checksum-sha256"] = checksum_sha256
@@ -131,14 +172,16 @@ def multipart(
 ) -> Presigned:
     """Start a multipart upload and presign one PUT per part, each signed with its exact length.
 
-    Signing every part's Content-Length means the parts add up to exactly the announced size.
+    Signing every part's Content-Length means the parts add up to exactly the announced size. The
+    object's headers are set here, by the server (no Content-Encoding); parts cannot change them.
     """
+    stored = stored_headers(key)
     created = client.create_multipart_upload(
         Bucket=bucket,
         Key=key,
         ContentType=content_type,
-        ContentDisposition=STORED_HEADERS["Content-Disposition"],
-        CacheControl=STORED_HEADERS["Cache-Control"],
+        ContentDisposition=stored["Content-Disposition"],
+        CacheControl=stored["Cache-Control"],
         Metadata={**metadata, UPLOAD_ID_META: upload_id},
     )
     s3_upload_id = str(created["UploadId"])
@@ -171,11 +214,15 @@ def multipart(
 def complete_multipart(
     client: S3Client, *, bucket: str, key: str, multipart_upload_id: str, parts: list[tuple[int, str]]
 ) -> str | None:
-    """CompleteMultipartUpload with the client's (part number, ETag) list; returns the object's ETag."""
+    """CompleteMultipartUpload with the client's (part number, ETag) list; returns the object's ETag.
+
+    Conditional on the key being empty (If-None-Match): completion never replaces a stored body.
+    """
     answer = client.complete_multipart_upload(
         Bucket=bucket,
         Key=key,
         UploadId=multipart_upload_id,
+        IfNoneMatch=IF_NONE_MATCH,
         MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]},
     )
     e_tag = answer.get("ETag")
