@@ -185,9 +185,12 @@ def drop_expired(connection: Connection, cutoff: datetime) -> Maintenance:
         ).scalar_one()
         if dropped:
             result.partitions_dropped.append(partition.name)
-    result.expired_from_default = connection.execute(
-        text(f"DELETE FROM {DEFAULT_PARTITION} WHERE record_timestamp < :cutoff"), {"cutoff": cutoff}
-    ).rowcount
+    # landing_journal_expire_default (SECURITY DEFINER, revision 0009): the functions' role may not
+    # delete journal rows itself (the journal is append-only by grant, landing.db.roles).
+    expired = connection.execute(
+        text("SELECT landing_journal_expire_default(:cutoff)"), {"cutoff": cutoff}
+    ).scalar_one()
+    result.expired_from_default = int(expired)
     return result
 
 

@@ -11,11 +11,17 @@ ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 # Alembic's bookkeeping belongs to the migrations alone.
 MIGRATIONS_ONLY = ("alembic_version",)
-# The journal's partition upkeep the scheduled pass runs: SECURITY DEFINER functions (revision 0008),
-# the only DDL the role may cause; nobody else may execute them.
+# The journals are append-only by grant: rows are inserted and read, never changed or removed by the
+# functions (they insert with ON CONFLICT DO NOTHING). Partitions are covered too, since a partition
+# named directly is checked on its own privileges, not its parent's.
+APPEND_ONLY = ("object_events", "object_scans")
+APPEND_ONLY_REVOKED = "UPDATE, DELETE, TRUNCATE"
+# The journal's upkeep the scheduled pass runs: SECURITY DEFINER functions (revisions 0008 and 0009),
+# the only DDL, and the only journal deletes, the role may cause; nobody else may execute them.
 MAINTENANCE_FUNCTIONS = (
     "landing_journal_create_partition(date)",
     "landing_journal_drop_partition(text, timestamptz)",
+    "landing_journal_expire_default(timestamptz)",
 )
 
 
@@ -40,6 +46,22 @@ def grant_application_role(connection: Connection, role: str) -> None:
     connection.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {namespace} TO {grantee}"))
     for table in MIGRATIONS_ONLY:
         connection.execute(text(f"REVOKE ALL ON TABLE {namespace}.{quote(table)} FROM {grantee}"))
+    for table in APPEND_ONLY:
+        for name in _table_and_partitions(connection, f"{namespace}.{quote(table)}"):
+            connection.execute(text(f"REVOKE {APPEND_ONLY_REVOKED} ON TABLE {name} FROM {grantee}"))
     for function in MAINTENANCE_FUNCTIONS:
         if connection.execute(text("SELECT to_regprocedure(:f)"), {"f": function}).scalar() is not None:
             connection.execute(text(f"GRANT EXECUTE ON FUNCTION {namespace}.{function} TO {grantee}"))
+
+
+def _table_and_partitions(connection: Connection, table: str) -> list[str]:
+    """``table`` and every partition under it (any depth), as quoted, schema-qualified names."""
+    found = connection.execute(
+        text(
+            "WITH RECURSIVE tree(oid) AS (SELECT to_regclass(:table)::oid UNION ALL "
+            "SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid) "
+            "SELECT oid::regclass::text FROM tree WHERE oid IS NOT NULL"
+        ),
+        {"table": table},
+    )
+    return [str(name) for (name,) in found]
