@@ -36,7 +36,7 @@ def http_event(
         event["body"] = json.dumps(body)
     if query:
         event["queryStringParameters"] = dict(query)
-        event["rawQueryString"] = urlencode(query)
+        event["rawQueryString"] = urlencode(query, errors="surrogatepass")
     if sub is None:
         del event["requestContext"]["authorizer"]
         del event["headers"]["authorization"]

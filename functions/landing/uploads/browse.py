@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -12,46 +13,87 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from landing.db.models import Object, Upload
+from landing.db.models import UPLOAD_STATUSES, Object, Upload
 from landing.settings import Settings
 from landing.uploads import intents as uploads
 from landing.uploads import lifecycle
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
+# ASCII digits only: str.isdigit() is also true for superscripts, circled and Arabic-Indic digits.
+LIMIT = re.compile(r"[0-9]{1,3}")
+# An S3 key is at most 1024 bytes, so at most 1024 characters.
+MAX_KEY_CHARS = 1024
+# The longest cursor this API issues: a 1024-byte key, every character JSON-escaped, in base64.
+MAX_CURSOR_CHARS = 8 * 1024 + 64
 
 
 def parse_limit(raw: str | None) -> int:
-    if raw is None or raw == "":
+    """Absent is the default; anything but 1 to MAX_LIMIT in ASCII digits (an empty value too) is a 400."""
+    if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise uploads.bad_request("invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
+
+
+def parse_status(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if raw not in UPLOAD_STATUSES:
+        raise uploads.bad_request("invalid_status", f"status must be one of {', '.join(UPLOAD_STATUSES)}")
+    return raw
+
+
+def is_text(value: str, max_chars: int = MAX_KEY_CHARS) -> bool:
+    """Text PostgreSQL can store and compare: no NUL (22021), no lone surrogate (not UTF-8), bounded."""
+    if len(value) > max_chars or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def encode_cursor(*values: str) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
 
 
+def _bad_cursor() -> uploads.UploadError:
+    return uploads.bad_request("invalid_cursor", "cursor is not one this API returned")
+
+
 def decode_cursor(raw: str | None, size: int) -> list[str] | None:
-    """The position a previous page ended at; a cursor we did not issue is a 400, not a 500."""
-    if raw is None or raw == "":
+    """The position a previous page ended at; a cursor we did not issue is a 400, not a 500.
+
+    Bounded before it is decoded (size), while decoding (RecursionError: JSON nested thousands
+    deep) and after (each value text the database can take), so nothing odd reaches a query.
+    """
+    if raw is None:
         return None
+    if not raw or len(raw) > MAX_CURSOR_CHARS:
+        raise _bad_cursor()
     try:
         values = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except ValueError:
+    except (ValueError, RecursionError):
         values = None
-    if not isinstance(values, list) or len(values) != size or not all(isinstance(v, str) for v in values):
-        raise uploads.bad_request("invalid_cursor", "cursor is not one this API returned")
+    if (
+        not isinstance(values, list)
+        or len(values) != size
+        or not all(isinstance(v, str) and is_text(v) for v in values)
+    ):
+        raise _bad_cursor()
     return values
 
 
 def _timestamp(raw: str) -> datetime:
+    """A cursor's time, in UTC: one the database can compare (no offset that overflows year 1 or 9999)."""
     try:
         value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise uploads.bad_request("invalid_cursor", "cursor is not one this API returned") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise _bad_cursor() from None
 
 
 def list_uploads(
@@ -61,7 +103,7 @@ def list_uploads(
 
     Due pending uploads are expired first (lazily), so the list never reports a stale pending.
     """
-    status = uploads.parse_status(query.get("status"))
+    status = parse_status(query.get("status"))
     limit = parse_limit(query.get("limit"))
     cursor = decode_cursor(query.get("cursor"), 2)
     lifecycle.expire_due(session, now or datetime.now(UTC), owner=owner)
@@ -86,10 +128,9 @@ def list_uploads(
 
 
 def _uuid(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise uploads.bad_request("invalid_cursor", "cursor is not one this API returned") from None
+    if not uploads.CANONICAL_UUID.fullmatch(raw):
+        raise _bad_cursor()
+    return uuid.UUID(raw)
 
 
 def object_view(row: Object) -> dict[str, Any]:
@@ -115,8 +156,10 @@ def list_objects(
     """
     area = uploads.owner_prefix(settings, owner)
     prefix = query.get("prefix") or ""
-    if len(prefix) > 1024:
-        raise uploads.bad_request("invalid_prefix", "prefix is longer than an S3 key")
+    if not is_text(prefix):
+        raise uploads.bad_request(
+            "invalid_prefix", f"prefix must be UTF-8 text without NUL, at most {MAX_KEY_CHARS} characters"
+        )
     limit = parse_limit(query.get("limit"))
     cursor = decode_cursor(query.get("cursor"), 1)
     if prefix.startswith(area):

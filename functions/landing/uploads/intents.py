@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from landing.db.models import UPLOAD_STATUSES, Upload
+from landing.db.models import Upload
 from landing.settings import Settings
 from landing.uploads import lifecycle, presign, quotas
 
@@ -34,6 +34,8 @@ MAX_METADATA_BYTES = 2048 - len(presign.UPLOAD_ID_META) - 36
 METADATA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 HASHED_OWNER = "h-"
+# RFC 9562's string form (hex case-insensitive on input), the only one the document names for ids.
+CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MAX_OWNER_CHARS = 2048
 OWNER_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 MAX_CONTENT_TYPE_CHARS = 255
@@ -84,14 +86,24 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _string(body: Mapping[str, Any], name: str, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
+def _string(body: Mapping[str, Any], name: str, required: bool = True, code: str = "") -> str | None:
+    """A string field; an optional one may be left out, but null is not a string (the document says so)."""
+    if name not in body and not required:
         return None
+    value = body.get(name)
     if not isinstance(value, str):
-        got = "missing" if value is None else f"a {type(value).__name__}"
-        raise bad_request(f"invalid_{name}", f"{name} must be a string, got {got}")
+        got = "missing" if name not in body else "null" if value is None else f"a {type(value).__name__}"
+        raise bad_request(code or f"invalid_{name}", f"{name} must be a string, got {got}")
     return value
+
+
+def _integer(value: object) -> int | None:
+    """A JSON integer: 5, or 5.0 (JSON Schema's integer is any number without a fraction); never true."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
 
 
 def parse_intent(body: object, settings: Settings) -> Intent:
@@ -106,8 +118,8 @@ def parse_intent(body: object, settings: Settings) -> Intent:
     if not filename.strip() or len(filename) > MAX_FILENAME_CHARS:
         raise bad_request("invalid_filename", f"filename must have 1 to {MAX_FILENAME_CHARS} characters")
     content_type = _parse_content_type(_string(body, "content_type") or "", settings)
-    size = body.get("size")
-    if isinstance(size, bool) or not isinstance(size, int):
+    size = _integer(body.get("size"))
+    if size is None:
         raise bad_request("invalid_size", "size must be an integer number of bytes")
     if size <= 0:
         raise bad_request("invalid_size", "size must be at least 1 byte")
@@ -115,13 +127,16 @@ def parse_intent(body: object, settings: Settings) -> Intent:
         raise UploadError(
             413, "too_large", f"size {size} is above the maximum of {settings.upload_max_size} bytes"
         )
-    method = (_string(body, "method", required=False) or "POST").upper()
+    # Exactly as the document spells it: "post" is not a method this API names.
+    method = _string(body, "method", required=False) or "POST"
     if method not in ("POST", "PUT"):
         raise bad_request("invalid_method", "method must be POST or PUT")
     if size > settings.multipart_threshold:
         method = "MULTIPART"
-    checksum = _parse_checksum(_string(body, "checksum_sha256", required=False), method)
-    metadata = _parse_metadata(body.get("metadata"))
+    checksum = _parse_checksum(
+        _string(body, "checksum_sha256", required=False, code="invalid_checksum"), method
+    )
+    metadata = _parse_metadata(body["metadata"]) if "metadata" in body else {}
     return Intent(filename, content_type, size, method, checksum, metadata)
 
 
@@ -169,8 +184,6 @@ def _parse_checksum(raw: str | None, method: str) -> str | None:
 
 
 def _parse_metadata(raw: object) -> dict[str, str]:
-    if raw is None:
-        return {}
     if not isinstance(raw, Mapping):
         raise bad_request("invalid_metadata", "metadata must be an object of string values")
     metadata: dict[str, str] = {}
@@ -359,11 +372,11 @@ def create(
 
 
 def parse_id(raw: object) -> uuid.UUID:
-    """An upload id from a path; anything that is not a UUID is simply an unknown upload."""
-    try:
-        return uuid.UUID(str(raw))
-    except ValueError:
-        raise not_found(raw) from None
+    """An upload id from a path, in the form the API writes it (8-4-4-4-12 hex digits); anything else,
+    urn:uuid:..., {...} or 32 bare digits included, is simply an unknown upload."""
+    if not isinstance(raw, str) or not CANONICAL_UUID.fullmatch(raw):
+        raise not_found(raw)
+    return uuid.UUID(raw)
 
 
 def _owned(session: Session, owner: str, upload_id: uuid.UUID, *, lock: bool = False) -> Upload:
@@ -429,9 +442,9 @@ def _parse_parts(body: object) -> list[tuple[int, str]]:
         raise bad_request("invalid_parts", message)
     parts = []
     for part in body["parts"]:
-        number = part.get("part_number") if isinstance(part, Mapping) else None
+        number = _integer(part.get("part_number")) if isinstance(part, Mapping) else None
         etag = part.get("etag") if isinstance(part, Mapping) else None
-        if isinstance(number, bool) or not isinstance(number, int) or not isinstance(etag, str) or not etag:
+        if number is None or not isinstance(etag, str) or not etag:
             raise bad_request("invalid_parts", message)
         parts.append((number, etag))
     return parts
@@ -479,11 +492,3 @@ def abort(
     lifecycle.note_changed(session, aborted)
     session.refresh(row)
     return view(row)
-
-
-def parse_status(raw: str | None) -> str | None:
-    if raw is None or raw == "":
-        return None
-    if raw not in UPLOAD_STATUSES:
-        raise bad_request("invalid_status", f"status must be one of {', '.join(UPLOAD_STATUSES)}")
-    return raw
