@@ -55,6 +55,31 @@ def server_fields(error: BaseException | None) -> dict[str, str]:
     return {}
 
 
+# The ErrorResponse fields a log may carry: what failed and where in the schema, never row data.
+# Dropped: D (DETAIL: "Key (bucket, key)=(...) already exists", "Failing row contains (...)"),
+# W (context: PL/pgSQL lines, COPY data), P/p/q (positions and internal queries).
+LOGGABLE_SERVER_FIELDS = frozenset("SVCMHstcdnFLR")
+
+
+def redact_server_fields(error: BaseException | None) -> bool:
+    """Strip row data from every PostgreSQL error in ``error``'s chain, in place; True if any had some.
+
+    ``hide_parameters`` keeps bound values out of SQLAlchemy's message, but the server repeats them in
+    DETAIL, which pg8000 puts in the exception's text, and so in tracebacks and Lambda's error log.
+    """
+    redacted, seen = False, 0
+    while error is not None and seen < 5:
+        args = getattr(error, "args", ())
+        if args and isinstance(args[0], dict) and not set(args[0]) <= LOGGABLE_SERVER_FIELDS:
+            fields = args[0]
+            for name in set(fields) - LOGGABLE_SERVER_FIELDS:
+                del fields[name]
+            redacted = True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+        seen += 1
+    return redacted
+
+
 def sqlstate(error: BaseException | None) -> str | None:
     return server_fields(error).get("C")
 

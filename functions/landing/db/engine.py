@@ -5,10 +5,11 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from landing import errors
 from landing.db import credentials as dbauth
 from landing.db import pgwire
 from landing.db.health import install_disconnect_detection, install_idle_ping
@@ -44,6 +45,29 @@ def connect_args(settings: Settings) -> dict[str, Any]:
     }
 
 
+def install_error_redaction(engine: Engine) -> None:
+    """No row data in a database error: PostgreSQL's DETAIL repeats the values ``hide_parameters``
+    hides (a unique violation names the whole key), so it is stripped from the driver's exception and
+    SQLAlchemy's message is built again from what is left."""
+
+    @event.listens_for(engine, "handle_error")
+    def _redact(context: Any) -> BaseException | None:
+        if not errors.redact_server_fields(context.original_exception):
+            return None
+        if getattr(context, "chained_exception", None) is not None or context.sqlalchemy_exception is None:
+            return None
+        rebuilt: BaseException = exc.DBAPIError.instance(
+            context.statement,
+            None,
+            context.original_exception,
+            context.dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=context.is_disconnect,
+            dialect=context.dialect,
+        )
+        return rebuilt
+
+
 def build_engine(settings: Settings) -> Engine:
     engine = create_engine(
         settings.url,
@@ -63,6 +87,7 @@ def build_engine(settings: Settings) -> Engine:
     )
     install_idle_ping(engine, settings.ping_after_idle_s)
     install_disconnect_detection(engine)
+    install_error_redaction(engine)
     # IAM token or Secrets Manager password, handed to each new connection (never part of the URL).
     source = dbauth.credential_source(settings)
     if source is not None:
