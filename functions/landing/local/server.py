@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.middleware.shared_data import SharedDataMiddleware
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from landing.lambda_context import local_context
@@ -75,7 +75,32 @@ class Invoker:
 
 
 class LimitedRequest(Request):
-    max_content_length = MAX_BODY_BYTES
+    # One byte more than allowed: a chunked body has no length to check first, and werkzeug stops
+    # reading it at this limit without a word, so reading one byte past it is how an overflow shows.
+    max_content_length = MAX_BODY_BYTES + 1
+
+
+# Codes for what http.server refuses itself, in the API's error vocabulary.
+HTTP_ERROR_CODES = {400: "bad_request", 414: "uri_too_long", 431: "headers_too_large", 505: "bad_version"}
+
+
+class JsonErrorsRequestHandler(WSGIRequestHandler):
+    """Errors http.server answers before any WSGI app runs (a request line over 64 KiB, a malformed
+    request line or header), in the API's JSON error shape instead of an HTML page."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        short = self.responses.get(code, ("error", ""))[0]
+        body = json.dumps(
+            {"error": {"code": HTTP_ERROR_CODES.get(code, f"http_{code}"), "message": message or short}}
+        ).encode()
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, short)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
 
 def _refuse(status: int, code: str, message: str) -> Response:
@@ -144,7 +169,12 @@ class Application:
             )
 
     def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        response = self.respond(LimitedRequest(environ))
+        try:
+            response = self.respond(LimitedRequest(environ))
+        except Exception:
+            # What API Gateway answers when an integration fails, in JSON: never werkzeug's HTML page.
+            log.exception("request failed in landing serve")
+            response = _refuse(500, "internal_error", "the request failed; try again later")
         response.headers.extend(SECURITY_HEADERS)
         return response(environ, start_response)  # type: ignore[no-any-return]
 
@@ -170,12 +200,19 @@ class Application:
         # text/plain); DELETE and the rest always preflight, and no preflight is granted.
         if request.method == "POST" and request.mimetype != "application/json":
             return _refuse(415, "json_required", "send the body as application/json")
+        too_large = _refuse(413, "body_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            return _refuse(413, "body_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+            return too_large
         try:
-            event = apigw.to_event(request, route)
-        except RequestEntityTooLarge:  # a chunked body that grew past the limit
-            return _refuse(413, "body_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+            # Read (and cached for to_event) here, whatever the framing: Content-Length or chunked.
+            body = request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            return too_large
+        except BadRequest:  # chunked framing that does not parse, or a body cut short
+            return _refuse(400, "invalid_body_framing", "the body's chunked framing or length is malformed")
+        if len(body) > MAX_BODY_BYTES:
+            return too_large
+        event = apigw.to_event(request, route)
         handler = self.handler or uploads_handler()
         result = self.invoker.invoke(handler, event, UPLOADS_FUNCTION, UPLOADS_TIMEOUT_S)
         return apigw.to_response(result)
@@ -352,7 +389,9 @@ def run(host: str = "127.0.0.1", port: int = 3000, sweep_s: float = 60.0) -> int
 
     invoker = Invoker()
     application = Application(invoker, allowed_hosts=allowed_hosts(host), s3_origin=endpoint)
-    server: BaseWSGIServer = make_server(host, port, application, threaded=True)
+    server: BaseWSGIServer = make_server(
+        host, port, application, threaded=True, request_handler=JsonErrorsRequestHandler
+    )
     url = f"http://{host}:{server.server_port}"
     background = Background(invoker, sqs, queue_url, sweep_s=sweep_s, events_queue_url=events_queue_url)
     background.start()
