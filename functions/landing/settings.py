@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -29,6 +30,13 @@ DEFAULT_CONTENT_TYPES = (
     "image/webp",
     "text/csv",
     "text/plain",
+)
+
+
+# An IAM role ARN (path optional); its sessions' ARNs read arn:P:sts::ACCOUNT:assumed-role/NAME/SESSION.
+ROLE_ARN = re.compile(
+    r"arn:(?P<partition>aws(?:-[a-z]+)*):iam::(?P<account>\d{12}):role(?:/[!-~]*)?/(?P<name>[\w+=,.@-]{1,64})",
+    re.ASCII,
 )
 
 
@@ -212,6 +220,13 @@ class Settings:
         "UPLOADS_ALLOW_ANONYMOUS",
         doc="accept callers without a JWT as one owner; unset: only outside Lambda or under sam local",
     )
+    personal_session_roles: tuple[str, ...] = env(
+        "PERSONAL_SESSION_ROLES",
+        default=(),
+        doc="comma-separated IAM role ARNs whose trust policy pins the session name to the person "
+        "(sts:RoleSessionName = ${aws:username}, or a SAML/Identity Center session name): each session "
+        "of these roles is its own owner; every other role is one owner for all its sessions",
+    )
     anonymous_max_size: int = env(
         "ANONYMOUS_UPLOAD_MAX_SIZE",
         default=10 * 1024**2,
@@ -249,6 +264,14 @@ class Settings:
             "DATABASE_URL is not set: point it at PostgreSQL "
             "(postgresql+pg8000://user@host:5432/db) or run through `landing`, "
             "which starts the embedded database"
+        )
+
+    @property
+    def personal_role_sessions(self) -> frozenset[str]:
+        """The listed roles as their sessions' ARNs read up to the session name (no role path)."""
+        matches = (ROLE_ARN.fullmatch(role) for role in self.personal_session_roles)
+        return frozenset(
+            f"arn:{m['partition']}:sts::{m['account']}:assumed-role/{m['name']}" for m in matches if m
         )
 
     @property
@@ -319,6 +342,9 @@ def load(env_map: Mapping[str, str] | None = None) -> Settings:
         settings = replace(settings, uploads_allow_anonymous=not settings.in_lambda or settings.sam_local)
     if "*" in settings.cors_allow_origins and settings.in_lambda and not settings.sam_local:
         raise SettingsError("CORS_ALLOW_ORIGINS must name the web app's origins in AWS Lambda, not *")
+    for role in settings.personal_session_roles:
+        if not ROLE_ARN.fullmatch(role):
+            raise SettingsError(f"PERSONAL_SESSION_ROLES must list IAM role ARNs, got {role[:200]!r}")
     if settings.multipart_threshold > SINGLE_REQUEST_MAX:
         raise SettingsError("MULTIPART_THRESHOLD must be at most 5 GiB, S3's limit for one POST or PUT")
     if settings.pool_recycle_s >= 350:

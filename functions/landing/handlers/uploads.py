@@ -26,7 +26,7 @@ with quiet_imports():
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
     from landing.settings import SettingsError, get_settings
-    from landing.uploads import browse, lifecycle
+    from landing.uploads import browse, lifecycle, owners
     from landing.uploads import intents as uploads
     from landing.uploads.intents import UploadError
 
@@ -59,15 +59,18 @@ def _error(status: int, code: str, message: str) -> Response[str]:
 
 
 def _owner() -> str:
-    """Who calls, as API Gateway vouched for it: the JWT authorizer's `sub` claim, else the IAM
-    principal of a SigV4-signed request (AWS_IAM routes); "anonymous" only when that is allowed."""
+    """Who calls, as API Gateway vouched for it (uploads/owners.py): the JWT authorizer's `sub`
+    claim, else the IAM context of a SigV4-signed request (AWS_IAM routes); "anonymous" only when
+    that is allowed."""
     authorizer = app.current_event.request_context.authorizer
     sub = authorizer.jwt_claim.get("sub")
     if isinstance(sub, str) and sub:
-        return uploads.checked_owner(sub)
-    principal = (authorizer.get("iam") or {}).get("userArn")
-    if isinstance(principal, str) and principal:
-        return uploads.checked_owner(principal)
+        return owners.of_jwt(sub)
+    iam = authorizer.get("iam")
+    if iam:
+        if not isinstance(iam, dict):
+            raise UploadError(401, "unauthorized", "the caller's IAM context is not usable as an owner")
+        return owners.of_iam(iam, get_settings().personal_role_sessions)
     if get_settings().uploads_allow_anonymous:
         return uploads.ANONYMOUS
     raise UploadError(401, "unauthorized", "a JWT with a sub claim (or a SigV4-signed request) is required")
