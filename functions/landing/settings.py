@@ -67,7 +67,9 @@ class Settings:
     database_app_role: str | None = env(
         "DATABASE_APP_ROLE",
         doc="migrations only: the role the functions connect as, created if missing and granted "
-        "SELECT/INSERT/UPDATE/DELETE on every table (rds_iam on RDS) after each upgrade",
+        "SELECT/INSERT/UPDATE/DELETE on every table but the journals (`object_events` with its partitions, "
+        "`object_scans`: SELECT/INSERT only) and EXECUTE on the journal upkeep functions (rds_iam on RDS) "
+        "after each upgrade",
     )
     database_tls: str = env(
         "DATABASE_TLS",
