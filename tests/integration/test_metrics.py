@@ -68,7 +68,7 @@ def test_sqs_batch_counts_failed_messages_and_skipped_events(capsys):
         s3_event(put("a.txt", "01")),
         "not json",
         load("s3-test-event.json"),
-        s3_event(s3_record("b.txt", event_name="ObjectRestore:Completed")),
+        s3_event(s3_record("b.txt", event_name="Replication:OperationFailedReplication")),
     )
 
     result = ingest(batch, local_context("IngestFunction"))

@@ -43,6 +43,8 @@ def test_record_is_immutable_and_carries_every_field():
         e_tag="abc",
         request_id="REQ1",
         source="s3",
+        requester="AWS:AIDAJDPLRKLG7UEXAMPLE",
+        source_ip_address="127.0.0.1",
     )
     assert record.event_time.isoformat() == "2026-11-26T10:00:00+00:00"
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -78,7 +80,8 @@ def test_lifecycle_expirations_are_deletes(name):
 
 def test_other_event_types_are_skipped_not_failed():
     parsed = s3events.from_s3_notification(
-        s3_event(s3_record("k", event_name="ObjectRestore:Completed"), s3_record("k2")), source="s3"
+        s3_event(s3_record("k", event_name="Replication:OperationFailedReplication"), s3_record("k2")),
+        source="s3",
     )
     assert parsed.skipped == 1
     assert [r.key for r in parsed.records] == ["k2"]
@@ -106,7 +109,7 @@ def test_eventbridge_created_and_deleted():
 
 
 def test_eventbridge_other_detail_types_are_skipped():
-    parsed = s3events.from_eventbridge(eventbridge_event("k", detail_type="Object Restore Completed"))
+    parsed = s3events.from_eventbridge(eventbridge_event("k", detail_type="Async Copy Completion"))
     assert parsed.records == () and parsed.skipped == 1
 
 

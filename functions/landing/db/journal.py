@@ -10,17 +10,17 @@ from typing import Any
 from sqlalchemy import Connection, Date, cast, func, literal_column, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from landing.db.models import ObjectEvent
+
 PARENT = "object_events"
 DEFAULT_PARTITION = "object_events_default"
 # Partitions exist for the current month and this many after it: an event stamped early by a skewed
 # clock, or a month boundary passed between two scheduled passes, never falls into the default.
 MONTHS_AHEAD = 2
 _BOUNDS = re.compile(r"FROM \('(\d{4}-\d{2}-\d{2})'\) TO \('(\d{4}-\d{2}-\d{2})'\)")
-# Every column of the journal, in the parent's order, for moving rows out of the default partition.
-_COLUMNS = (
-    "id, bucket, key, sequence_number, record_type, event_name, record_timestamp, version_id, "
-    "size, e_tag, request_id, source, received_at, record_month"
-)
+# Every column of the journal, for moving rows out of the default partition (named, so the order of
+# columns added by later migrations does not matter).
+_COLUMNS = ", ".join(column.name for column in ObjectEvent.__table__.columns)
 
 
 def month_of(timestamp: Any) -> ColumnElement[date]:

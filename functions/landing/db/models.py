@@ -29,7 +29,28 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # primary key index serve prefix listings (key LIKE 'a/b/%').
 KEY_TYPE = Text().with_variant(Text(collation="C"), "postgresql")
 
-RECORD_TYPES = ("CREATE", "DELETE")
+# UPDATE_METADATA: tags, storage class / access tier, restore or ACL changed on an existing version.
+RECORD_TYPES = ("CREATE", "DELETE", "UPDATE_METADATA")
+# S3 Metadata's encryption_status values (HeadObject's ServerSideEncryption / SSE-C headers, mapped).
+ENCRYPTION_STATUSES = ("SSE-S3", "SSE-KMS", "DSSE-KMS", "SSE-C")
+# HeadObject's x-amz-restore: a restore requested and running, or its temporary copy available.
+RESTORE_STATUSES = ("IN_PROGRESS", "COMPLETED")
+# The columns S3 Metadata's tables have and the catalog took on in revision 0010 (plus the restore
+# state, ours only), on objects (current) and on the journal (as of the record).
+METADATA_COLUMNS = (
+    "object_tags",
+    "is_delete_marker",
+    "is_multipart",
+    "encryption_status",
+    "is_bucket_key_enabled",
+    "kms_key_arn",
+    "requester",
+    "source_ip_address",
+    "restore_status",
+    "restore_expiry_date",
+)
+# What an UPDATE_METADATA record may change on the objects row (never the content columns).
+MUTABLE_METADATA_COLUMNS = ("storage_class", "object_tags", "restore_status", "restore_expiry_date")
 # The objects columns an event (or a reconcile repair) decides; created_at and upload_id are kept.
 OBJECT_STATE_COLUMNS = (
     "version_id",
@@ -43,6 +64,7 @@ OBJECT_STATE_COLUMNS = (
     "last_modified_date",
     "is_deleted",
     "deleted_at",
+    *METADATA_COLUMNS,
 )
 SOURCES = ("s3", "sqs", "eventbridge", "reconcile")
 # The object_events columns an event supplies (id and received_at come from the database).
@@ -58,6 +80,10 @@ OBJECT_EVENT_COLUMNS = (
     "e_tag",
     "request_id",
     "source",
+    "storage_class",
+    "checksum_algorithm",
+    "user_metadata",
+    *METADATA_COLUMNS,
 )
 # The partition key of object_events, from its event time: the first day of the UTC month.
 RECORD_MONTH_SQL = "(date_trunc('month', record_timestamp AT TIME ZONE 'UTC'))::date"
@@ -147,6 +173,18 @@ class Object(Base):
     scan_status: Mapped[str | None] = mapped_column(String(16))
     scanned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     detected_type: Mapped[str | None] = mapped_column(Text)
+    # S3 Metadata's columns (revision 0010): tag key -> value ({} when none), encryption as S3
+    # Metadata names it, who wrote the current version (or the delete) and from where, the restore.
+    object_tags: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    is_delete_marker: Mapped[bool | None] = mapped_column(Boolean)
+    is_multipart: Mapped[bool | None] = mapped_column(Boolean)
+    encryption_status: Mapped[str | None] = mapped_column(Text)
+    is_bucket_key_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    kms_key_arn: Mapped[str | None] = mapped_column(Text)
+    requester: Mapped[str | None] = mapped_column(Text)
+    source_ip_address: Mapped[str | None] = mapped_column(Text)
+    restore_status: Mapped[str | None] = mapped_column(Text)
+    restore_expiry_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         Index("ix_objects_updated_at", "updated_at"),
@@ -170,7 +208,7 @@ class ObjectEvent(Base):
     bucket: Mapped[str] = mapped_column(Text)
     key: Mapped[str] = mapped_column(KEY_TYPE)
     sequence_number: Mapped[str] = mapped_column(Text)
-    record_type: Mapped[str] = mapped_column(String(8))
+    record_type: Mapped[str] = mapped_column(String(16))
     event_name: Mapped[str] = mapped_column(Text)
     record_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     version_id: Mapped[str | None] = mapped_column(Text)
@@ -184,6 +222,20 @@ class ObjectEvent(Base):
     # EventBridge whole seconds, so one event by two paths differs in record_timestamp but not in
     # its month. A stored column (not an expression) because unique constraints take only columns.
     record_month: Mapped[date] = mapped_column(Date, primary_key=True)
+    # As of the record (revision 0010): what S3 held for the record's version when it was read.
+    storage_class: Mapped[str | None] = mapped_column(Text)
+    checksum_algorithm: Mapped[str | None] = mapped_column(Text)
+    user_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    object_tags: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    is_delete_marker: Mapped[bool | None] = mapped_column(Boolean)
+    is_multipart: Mapped[bool | None] = mapped_column(Boolean)
+    encryption_status: Mapped[str | None] = mapped_column(Text)
+    is_bucket_key_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    kms_key_arn: Mapped[str | None] = mapped_column(Text)
+    requester: Mapped[str | None] = mapped_column(Text)
+    source_ip_address: Mapped[str | None] = mapped_column(Text)
+    restore_status: Mapped[str | None] = mapped_column(Text)
+    restore_expiry_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         # The event's identity: a redelivery, or the same event by a second path, adds nothing.

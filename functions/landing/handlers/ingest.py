@@ -1,4 +1,4 @@
-"""IngestFunction: S3 notifications (direct, SQS, EventBridge) and GuardDuty scan results -> catalog rows."""
+"""IngestFunction: S3 notifications (direct, SQS, SNS, EventBridge), GuardDuty verdicts -> catalog rows."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             parsed = s3events.from_eventbridge(event)
         elif kind == "guardduty":
             parsed = s3events.from_guardduty(event)
+        elif kind == "sns":
+            parsed = s3events.from_sns(event)
         else:
             parsed = s3events.from_s3_notification(event, source="s3")
     except InvalidEvent as error:

@@ -7,16 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, case, column, func, select, tuple_
+from sqlalchemy import Executable, Table, and_, bindparam, case, column, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from landing.db import journal
-from landing.db.models import OBJECT_EVENT_COLUMNS, OBJECT_STATE_COLUMNS, Object, ObjectEvent
+from landing.db.models import (
+    MUTABLE_METADATA_COLUMNS,
+    OBJECT_EVENT_COLUMNS,
+    OBJECT_STATE_COLUMNS,
+    Object,
+    ObjectEvent,
+)
 from landing.db.pgwire import PREPARE
 from landing.s3.events import Identity, S3Record
-from landing.s3.head import Head
+from landing.s3.head import Head, is_multipart
 from landing.uploads import content
 
 objects: Table = Object.__table__  # type: ignore[assignment]
@@ -53,7 +59,42 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _journal_row(record: S3Record) -> dict[str, Any]:
+def _described(head: Head | None) -> dict[str, Any]:
+    """The metadata columns HeadObject (and GetObjectTagging) answered for one version."""
+    return {
+        "storage_class": head.storage_class if head else None,
+        "user_metadata": head.user_metadata if head else None,
+        "checksum_algorithm": head.checksum_algorithm if head else None,
+        "object_tags": head.object_tags if head else None,
+        "encryption_status": head.encryption_status if head else None,
+        "is_bucket_key_enabled": head.is_bucket_key_enabled if head else None,
+        "kms_key_arn": head.kms_key_arn if head else None,
+        "restore_status": head.restore_status if head else None,
+        "restore_expiry_date": _iso(head.restore_expiry_date) if head else None,
+    }
+
+
+def _body(record: S3Record, head: Head | None) -> tuple[str | None, int | None, str | None]:
+    """(version_id, size, e_tag) of the version a create or metadata update names: the event's,
+    completed by HeadObject's (which was asked for that version and eTag)."""
+    if head is None:
+        return record.version_id, record.size, record.e_tag
+    return (
+        record.version_id or head.version_id,
+        record.size if record.size is not None else head.size,
+        record.e_tag or head.e_tag,
+    )
+
+
+def _journal_row(record: S3Record, head: Head | None) -> dict[str, Any]:
+    """The journal row of one event, with the object's metadata as S3 described the event's version
+    (a delete has none; a removed version's HEAD describes another version, so it is not used)."""
+    if record.record_type == "DELETE":
+        version_id, size, e_tag = record.version_id, None, None
+        described = _described(None)
+    else:
+        version_id, size, e_tag = _body(record, head)
+        described = _described(head)
     return {
         "bucket": record.bucket,
         "key": record.key,
@@ -61,12 +102,25 @@ def _journal_row(record: S3Record) -> dict[str, Any]:
         "record_type": record.record_type,
         "event_name": record.event_name,
         "record_timestamp": _iso(record.event_time),
-        "version_id": record.version_id,
-        "size": record.size,
-        "e_tag": record.e_tag,
+        "version_id": version_id,
+        "size": size,
+        "e_tag": e_tag,
         "request_id": record.request_id,
         "source": record.source,
+        **described,
+        **_delete_marker(record),
+        "is_multipart": is_multipart(e_tag),
+        "requester": record.requester,
+        "source_ip_address": record.source_ip_address,
     }
+
+
+def _delete_marker(record: S3Record) -> dict[str, bool | None]:
+    """S3 Metadata's is_delete_marker: true for a delete marker, null for a permanent delete, false
+    for everything else."""
+    if record.record_type != "DELETE":
+        return {"is_delete_marker": False}
+    return {"is_delete_marker": True if record.delete_marker else None}
 
 
 def _object_row(record: S3Record, head: Head | None) -> dict[str, Any]:
@@ -75,7 +129,9 @@ def _object_row(record: S3Record, head: Head | None) -> dict[str, Any]:
         # A version was removed for good and S3 says another one is current: the row takes that
         # version's fields, ordered by this event's sequencer (a non-current version removed
         # leaves the same content; only the sequencer moves, so older events stay stale).
-        return _live_row(record, head.version_id, head.size, head.e_tag, head, head.last_modified)
+        row = _live_row(record, head.version_id, head.size, head.e_tag, head, head.last_modified)
+        # Who wrote the version that is current again is not known from this event.
+        return {**row, "requester": None, "source_ip_address": None}
     if record.record_type == "DELETE":
         return {
             "bucket": record.bucket,
@@ -86,13 +142,15 @@ def _object_row(record: S3Record, head: Head | None) -> dict[str, Any]:
             "size": None,
             "e_tag": None,
             "content_type": None,
-            "storage_class": None,
-            "user_metadata": None,
-            "checksum_algorithm": None,
             "last_modified_date": None,
             "is_deleted": True,
             "deleted_at": _iso(record.event_time),
             "detected_type": None,
+            **_described(None),
+            **_delete_marker(record),
+            "is_multipart": None,
+            "requester": record.requester,
+            "source_ip_address": record.source_ip_address,
         }
     last_modified = head.last_modified if head else record.event_time
     return _live_row(record, record.version_id, record.size, record.e_tag, head, last_modified)
@@ -114,13 +172,15 @@ def _live_row(
         "size": size,
         "e_tag": e_tag,
         "content_type": head.content_type if head else None,
-        "storage_class": head.storage_class if head else None,
-        "user_metadata": head.user_metadata if head else None,
-        "checksum_algorithm": head.checksum_algorithm if head else None,
         "last_modified_date": _iso(last_modified),
         "is_deleted": False,
         "deleted_at": None,
         "detected_type": _detected_type(head),
+        **_described(head),
+        "is_delete_marker": False,
+        "is_multipart": is_multipart(e_tag),
+        "requester": record.requester,
+        "source_ip_address": record.source_ip_address,
     }
 
 
@@ -197,6 +257,71 @@ def _write_statement() -> Executable:
 
 WRITE_EVENTS = _write_statement()
 
+# What a metadata update changes, and the body it must name: (version_id, e_tag) of the row.
+METADATA_ROW_COLUMNS = ("bucket", "key", "version_id", "e_tag", *MUTABLE_METADATA_COLUMNS)
+
+
+def _metadata_statement() -> Executable:
+    """Metadata updates onto the objects rows whose current body they name, in one statement.
+
+    Only the mutable metadata columns move (never version_id, size, e_tag, is_deleted or
+    content_type, never the sequence_number that orders content events), and only where something
+    differs, so a redelivered update changes nothing. updated_at moves with them: readers that poll
+    for recent changes see the change, and reconcile leaves alone a row written after its listing.
+    A separate statement from WRITE_EVENTS because one statement cannot modify a row twice.
+    """
+    rows = _rowset("metadata_rows", objects, METADATA_ROW_COLUMNS)
+    names = MUTABLE_METADATA_COLUMNS
+    changed = tuple_(*(objects.c[name] for name in names)).is_distinct_from(
+        tuple_(*(rows.c[name] for name in names))
+    )
+    return (
+        update(objects)
+        .values({**{name: rows.c[name] for name in names}, "updated_at": func.now()})
+        .where(
+            and_(
+                objects.c.bucket == rows.c.bucket,
+                objects.c.key == rows.c.key,
+                objects.c.is_deleted.is_(False),
+                objects.c.version_id.is_not_distinct_from(rows.c.version_id),
+                objects.c.e_tag == rows.c.e_tag,
+                changed,
+            )
+        )
+        .execution_options(**{PREPARE: True})
+    )
+
+
+APPLY_METADATA = _metadata_statement()
+
+
+def _metadata_rows(
+    records: Sequence[S3Record], heads: Mapping[Identity, Head | None]
+) -> list[dict[str, Any]]:
+    """One row per (bucket, key, version) whose metadata S3 described: the state read last wins
+    (they were all read in this invocation, after every event was sent)."""
+    found: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+    for record in records:
+        head = heads.get(record.identity)
+        if record.record_type != "UPDATE_METADATA" or head is None:
+            continue  # S3 could not describe the version (gone, replaced, denied): nothing to apply
+        version_id, _size, e_tag = _body(record, head)
+        described = _described(head)
+        found[(record.bucket, record.key, version_id)] = {
+            "bucket": record.bucket,
+            "key": record.key,
+            "version_id": version_id,
+            "e_tag": e_tag,
+            **{name: described[name] for name in MUTABLE_METADATA_COLUMNS},
+        }
+    return [
+        row for _, row in sorted(found.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or ""))
+    ]
+
+
+def has_metadata_updates(records: Sequence[S3Record]) -> bool:
+    return any(record.record_type == "UPDATE_METADATA" for record in records)
+
 
 def record_events(
     session: Session,
@@ -214,11 +339,13 @@ def record_events(
     if not records:
         return WriteResult(0, 0, 0)
     heads = heads or {}
-    journal = {r.identity: _journal_row(r) for r in records}
+    journal = {r.identity: _journal_row(r, heads.get(r.identity)) for r in records}
     # One statement cannot upsert the same row twice: pick each key's newest row here; the
     # database still decides between it and what is already stored.
     newest: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
+        if record.record_type == "UPDATE_METADATA":
+            continue  # never decides content: applied below, onto the body it names
         if record.removes_version and record.identity not in heads:
             continue  # nobody asked S3 what is current now: journal it, leave the row to others
         row = _object_row(record, heads.get(record.identity))
@@ -231,4 +358,7 @@ def record_events(
     }
     # A Core statement: run it on the session's connection, skipping the ORM's execution layer.
     journalled, applied = session.connection().execute(WRITE_EVENTS, params).one()
+    metadata = _metadata_rows(records, heads)
+    if metadata:
+        applied += session.connection().execute(APPLY_METADATA, {"metadata_rows": metadata}).rowcount
     return WriteResult(received=len(records), journalled=int(journalled), applied=int(applied))

@@ -16,7 +16,8 @@ from landing.uploads import lifecycle
 
 
 def enrich_records(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
-    """HEAD each create before the unit of work opens, so no transaction waits on S3."""
+    """HEAD each create and metadata update before the unit of work opens, so no transaction waits
+    on S3."""
     return enrich.head_many(records)
 
 
@@ -32,8 +33,8 @@ def first_failure(
 
 def is_one_statement(records: Sequence[S3Record], scans: Sequence[ScanResult] = ()) -> bool:
     """True when ``apply`` writes these records with a single statement (no upload to decide, no
-    malware scan result to record)."""
-    return not scans and not lifecycle.concerns(records)
+    malware scan result to record, no metadata update to apply)."""
+    return not scans and not lifecycle.concerns(records) and not catalog.has_metadata_updates(records)
 
 
 def apply(

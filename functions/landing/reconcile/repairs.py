@@ -64,6 +64,18 @@ class Repair:
     user_metadata: dict[str, str] | None = field(default=None)
     checksum_algorithm: str | None = None
     last_modified_date: datetime | None = None
+    # S3 Metadata's columns, from HeadObject (and GetObjectTagging) or the listing / inventory row.
+    object_tags: dict[str, str] | None = field(default=None)
+    is_delete_marker: bool | None = None
+    is_multipart: bool | None = None
+    encryption_status: str | None = None
+    is_bucket_key_enabled: bool | None = None
+    kms_key_arn: str | None = None
+    restore_status: str | None = None
+    restore_expiry_date: datetime | None = None
+    # A listing names no requester: a repair has none.
+    requester: str | None = None
+    source_ip_address: str | None = None
 
     @property
     def is_deleted(self) -> bool:
@@ -72,7 +84,7 @@ class Repair:
     def row(self) -> dict[str, Any]:
         """A JSON-ready row for the statement's recordset."""
         data = asdict(self)
-        for name in ("record_timestamp", "last_modified_date"):
+        for name in ("record_timestamp", "last_modified_date", "restore_expiry_date"):
             data[name] = data[name].isoformat() if data[name] is not None else None
         data["is_deleted"] = self.is_deleted
         data["deleted_at"] = data["record_timestamp"] if self.is_deleted else None
@@ -96,7 +108,7 @@ def _recordset() -> Any:
     """``json_to_recordset(:repairs) AS repairs(column type, ...)``: a whole batch in one parameter."""
     typed = [column(name, objects.c[name].type) for name in ("bucket", "key", *STATE_COLUMNS)]
     typed += [
-        column("record_type", String(8)),
+        column("record_type", String(16)),
         column("event_name", Text()),
         column("record_timestamp", DateTime(timezone=True)),
         column("expected_sequence_number", Text()),
@@ -152,13 +164,13 @@ def _statement() -> Select[int, int, int, int]:
         select(updated.c.bucket, updated.c.key), select(inserted.c.bucket, inserted.c.key)
     ).cte("applied")
     # A repair has no S3 request behind it: every journal column but request_id.
-    journal_columns = tuple(c for c in OBJECT_EVENT_COLUMNS if c != "request_id")
+    journal_columns = tuple(c for c in OBJECT_EVENT_COLUMNS if c not in ("request_id", "source"))
     journalled = (
         insert(object_events)
         .from_select(
-            (*journal_columns, "record_month"),
+            (*journal_columns, "source", "record_month"),
             select(
-                *(source.c[name] for name in journal_columns[:-1]),
+                *(source.c[name] for name in journal_columns),
                 literal("reconcile"),
                 journal.month_of(source.c.record_timestamp),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -15,9 +16,9 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeN
 if TYPE_CHECKING:
     from landing.s3.scans import ScanResult
 
-RecordType = Literal["CREATE", "DELETE"]
+RecordType = Literal["CREATE", "DELETE", "UPDATE_METADATA"]
 Source = Literal["s3", "sqs", "eventbridge", "reconcile"]
-EventKind = Literal["s3", "sqs", "eventbridge", "guardduty", "s3-test"]
+EventKind = Literal["s3", "sqs", "sns", "eventbridge", "guardduty", "s3-test"]
 
 # Normalised sequencers are upper-case hex, right-padded with "0" to this width (AWS: "pad the
 # shorter value with zeros on the right, then compare lexicographically").
@@ -33,7 +34,34 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 CREATE_PREFIXES = ("ObjectCreated:",)
 DELETE_PREFIXES = ("ObjectRemoved:", "LifecycleExpiration:")
-EVENTBRIDGE_TYPES: dict[str, RecordType] = {"Object Created": "CREATE", "Object Deleted": "DELETE"}
+# Metadata updates, by notification event name and by EventBridge detail-type, each mapped to the
+# change it is: the same change reaching us by both paths has one journal identity (see
+# metadata_sequence).
+METADATA_EVENTS = {
+    "ObjectTagging:Put": "tags-put",
+    "ObjectTagging:Delete": "tags-delete",
+    "ObjectAcl:Put": "acl",
+    "ObjectRestore:Post": "restore-initiated",
+    "ObjectRestore:Completed": "restore-completed",
+    "ObjectRestore:Delete": "restore-expired",
+    "LifecycleTransition": "storage-class",
+    "IntelligentTiering": "access-tier",
+}
+EVENTBRIDGE_METADATA = {
+    "Object Tags Added": "tags-put",
+    "Object Tags Deleted": "tags-delete",
+    "Object ACL Updated": "acl",
+    "Object Restore Initiated": "restore-initiated",
+    "Object Restore Completed": "restore-completed",
+    "Object Restore Expired": "restore-expired",
+    "Object Storage Class Changed": "storage-class",
+    "Object Access Tier Changed": "access-tier",
+}
+EVENTBRIDGE_TYPES: dict[str, RecordType] = {
+    "Object Created": "CREATE",
+    "Object Deleted": "DELETE",
+    **dict.fromkeys(EVENTBRIDGE_METADATA, "UPDATE_METADATA"),
+}
 # A delete that hides the key behind a delete marker (notification suffix / EventBridge deletion-type).
 DELETE_MARKER_SUFFIX = ":DeleteMarkerCreated"
 EVENTBRIDGE_DELETE_MARKER = "Delete Marker Created"
@@ -64,6 +92,12 @@ class S3Record:
     # A permanent delete of one version (ObjectRemoved:Delete / LifecycleExpiration:Delete with a
     # version id): what a reader gets afterwards must be learnt from S3, it is not a tombstone.
     removes_version: bool = False
+    # Who made the request and from where (notification userIdentity.principalId and
+    # requestParameters.sourceIPAddress; EventBridge detail.requester and detail.source-ip-address).
+    requester: str | None = None
+    source_ip_address: str | None = None
+    # A DELETE that left a delete marker (DeleteMarkerCreated / deletion-type "Delete Marker Created").
+    delete_marker: bool = False
 
     @property
     def identity(self) -> Identity:
@@ -143,6 +177,21 @@ def normalise_sequencer(raw: object, event_time: datetime) -> str:
     return raw.upper().ljust(SEQUENCER_WIDTH, "0")
 
 
+def metadata_sequence(
+    change: str, request_id: str | None, version_id: str | None, event_time: datetime
+) -> str:
+    """The journal sequence_number of a metadata update: S3 sends these without a sequencer (or, by
+    one path, with one and by the other without), so it is derived from what both paths carry alike:
+    the change (tags put, restore completed...), S3's request id and the version, hashed to
+    SEQUENCER_WIDTH hex digits. A redelivery, or the same change by notification and by EventBridge,
+    gets the same one; without a request id the event time in whole seconds stands in for it. It
+    orders nothing: a metadata update never moves the objects row's sequence_number.
+    """
+    basis = request_id or event_time.replace(microsecond=0).isoformat()
+    digest = hashlib.sha256(f"{change}\n{basis}\n{version_id or ''}".encode()).hexdigest()
+    return digest[:SEQUENCER_WIDTH].upper()
+
+
 def _size(raw: object) -> int | None:
     if raw is None:
         return None
@@ -183,10 +232,14 @@ def _bucket(raw: object) -> str:
 
 
 def record_type_of(event_name: str) -> RecordType | None:
-    if event_name.startswith(CREATE_PREFIXES):
+    # S3 sends names without the "s3:" of its configuration; some samples (aws-lambda-go's) keep it.
+    name = event_name.removeprefix("s3:")
+    if name.startswith(CREATE_PREFIXES):
         return "CREATE"
-    if event_name.startswith(DELETE_PREFIXES):
+    if name.startswith(DELETE_PREFIXES):
         return "DELETE"
+    if name in METADATA_EVENTS:
+        return "UPDATE_METADATA"
     return None
 
 
@@ -230,33 +283,64 @@ def _from_s3_record(raw: Mapping[str, Any], source: Source) -> S3Record | None:
         raise InvalidEvent(f"eventSource is {raw.get('eventSource')!r}, not aws:s3")
     event_name = raw.get("eventName")
     if not isinstance(event_name, str):
-        raise InvalidEvent("eventName is missing")
+        raise InvalidEvent(f"eventName is missing: not an S3 notification record ({describe(raw)})")
     event_name = _text(event_name, "eventName")
     record_type = record_type_of(event_name)
     if record_type is None:
-        return None  # restore, replication, tagging, ACL... events do not change the catalog
+        return None  # replication, reduced-redundancy loss... events do not change the catalog
     s3 = _mapping(raw.get("s3"), "s3")
     obj = _mapping(s3.get("object"), "s3.object")
     bucket = _mapping(s3.get("bucket"), "s3.bucket")
-    response = raw.get("responseElements")
-    response = response if _is_mapping(response) else {}
+    response = _section(raw, "responseElements")
     event_time = parse_time(raw.get("eventTime"))
     version_id = _version(obj.get("versionId"), "versionId")
+    request_id = _optional_str(response.get("x-amz-request-id"), "x-amz-request-id")
+    marker = event_name.endswith(DELETE_MARKER_SUFFIX)
+    change = METADATA_EVENTS.get(event_name.removeprefix("s3:"))
     return S3Record(
         bucket=_bucket(bucket.get("name")),
         key=decode_key(obj.get("key")),
         event_name=event_name,
         record_type=record_type,
         event_time=event_time,
-        sequencer=normalise_sequencer(obj.get("sequencer"), event_time),
+        sequencer=(
+            metadata_sequence(change, request_id, version_id, event_time)
+            if change
+            else normalise_sequencer(obj.get("sequencer"), event_time)
+        ),
         version_id=version_id,
         # moto (and nothing real) puts size/eTag on deletes; a delete never carries them here.
-        size=_size(obj.get("size")) if record_type == "CREATE" else None,
-        e_tag=_etag(obj.get("eTag")) if record_type == "CREATE" else None,
-        request_id=_optional_str(response.get("x-amz-request-id"), "x-amz-request-id"),
+        size=_size(obj.get("size")) if record_type != "DELETE" else None,
+        e_tag=_etag(obj.get("eTag")) if record_type != "DELETE" else None,
+        request_id=request_id,
         source=source,
-        removes_version=_removes_version(record_type, version_id, event_name.endswith(DELETE_MARKER_SUFFIX)),
+        removes_version=_removes_version(record_type, version_id, marker),
+        requester=_optional_str(_section(raw, "userIdentity").get("principalId"), "principalId"),
+        source_ip_address=_optional_str(
+            _section(raw, "requestParameters").get("sourceIPAddress"), "sourceIPAddress"
+        ),
+        delete_marker=record_type == "DELETE" and marker,
     )
+
+
+def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """An optional object of a record (responseElements, userIdentity...): {} when absent or not one."""
+    value = raw.get(name)
+    return value if _is_mapping(value) else {}
+
+
+def describe(raw: object) -> str:
+    """What a refused payload is, for the error message: its type, or its first keys and the fields
+    that say where it came from (eventSource, source, detail-type, Type...)."""
+    if not _is_mapping(raw):
+        return f"a JSON {type(raw).__name__}"
+    keys = sorted(str(name) for name in raw)[:8]
+    said = [
+        f"{name}={str(raw[name])[:60]!r}"
+        for name in ("eventSource", "EventSource", "source", "detail-type", "Type", "Event", "TopicArn")
+        if name in raw and isinstance(raw[name], str)
+    ]
+    return ", ".join([f"keys {keys}", *said])
 
 
 def from_eventbridge(payload: Mapping[str, Any], source: Source = "eventbridge") -> Parsed:
@@ -271,6 +355,8 @@ def from_eventbridge(payload: Mapping[str, Any], source: Source = "eventbridge")
     event_time = parse_time(event.get("time"))
     version_id = _version(obj.get("version-id"), "version-id")
     marker = detail.get("deletion-type") == EVENTBRIDGE_DELETE_MARKER
+    request_id = _optional_str(detail.get("request-id"), "request-id")
+    change = EVENTBRIDGE_METADATA.get(event.detail_type)
     return Parsed(
         (
             S3Record(
@@ -281,13 +367,20 @@ def from_eventbridge(payload: Mapping[str, Any], source: Source = "eventbridge")
                 event_name=event.detail_type,
                 record_type=record_type,
                 event_time=event_time,
-                sequencer=normalise_sequencer(obj.get("sequencer"), event_time),
+                sequencer=(
+                    metadata_sequence(change, request_id, version_id, event_time)
+                    if change
+                    else normalise_sequencer(obj.get("sequencer"), event_time)
+                ),
                 version_id=version_id,
-                size=_size(obj.get("size")) if record_type == "CREATE" else None,
-                e_tag=_etag(obj.get("etag")) if record_type == "CREATE" else None,
-                request_id=_optional_str(detail.get("request-id"), "request-id"),
+                size=_size(obj.get("size")) if record_type != "DELETE" else None,
+                e_tag=_etag(obj.get("etag")) if record_type != "DELETE" else None,
+                request_id=request_id,
                 source=source,
                 removes_version=_removes_version(record_type, version_id, marker),
+                requester=_optional_str(detail.get("requester"), "requester"),
+                source_ip_address=_optional_str(detail.get("source-ip-address"), "source-ip-address"),
+                delete_marker=record_type == "DELETE" and marker,
             ),
         )
     )
@@ -312,8 +405,17 @@ def detect(event: object) -> EventKind:
         first = records[0] if records else {}
         if isinstance(first, Mapping) and first.get("eventSource") == "aws:sqs":
             return "sqs"
+        if isinstance(first, Mapping) and first.get("EventSource") == "aws:sns":
+            return "sns"
         return "s3"
-    raise InvalidEvent("not an S3, SQS, EventBridge S3 or GuardDuty event (no 'Records', no 'detail-type')")
+    if "detail-type" in event:
+        raise InvalidEvent(
+            f"an EventBridge event this function does not take (only source aws.s3 and aws.guardduty): "
+            f"{describe(event)}"
+        )
+    raise InvalidEvent(
+        f"not an S3 notification, SQS batch, SNS message or EventBridge event: {describe(event)}"
+    )
 
 
 def from_guardduty(payload: Mapping[str, Any], now: datetime | None = None) -> Parsed:
@@ -353,7 +455,48 @@ def from_sqs_body(body: object, unwrap_sns: bool = True) -> Parsed:
         )
     if payload.get("Event") == "s3:TestEvent" or isinstance(payload.get("Records"), list):
         return from_s3_notification(payload, source="sqs")
-    raise InvalidEvent("SQS message body is not an S3 notification")
+    raise InvalidEvent(f"SQS message body is not an S3 notification: {describe(payload)}")
+
+
+def from_sns(event: Mapping[str, Any]) -> Parsed:
+    """S3 -> SNS -> this function, subscribed directly: each record's Sns.Message is an S3
+    notification (or an S3 EventBridge event, or S3's test message). Delivered like a direct S3
+    notification (an async invoke: Lambda retries it, then its on-failure destination keeps it), so
+    it is one unit of work, all or nothing. Malware verdicts never come this way (EventBridge only).
+    """
+    records: list[S3Record] = []
+    skipped = 0
+    for index, raw in enumerate(event.get("Records") or ()):
+        where = f"Records[{index}]"
+        if not _is_mapping(raw) or raw.get("EventSource") != "aws:sns":
+            raise InvalidEvent(f"{where}: not an SNS record among SNS records ({describe(raw)})")
+        sns = _mapping(raw.get("Sns"), f"{where}.Sns")
+        message = sns.get("Message")
+        if sns.get("Type") != "Notification" or not isinstance(message, str):
+            raise InvalidEvent(f"{where}.Sns is not an SNS notification with a Message ({describe(sns)})")
+        try:
+            payload = json.loads(message)
+        except (ValueError, RecursionError):
+            raise InvalidEvent(
+                f"{where}.Sns.Message from {sns.get('TopicArn')!r} is not JSON: {message[:120]!r}"
+            ) from None
+        if _is_mapping(payload) and is_eventbridge(payload):
+            parsed = from_eventbridge(payload)
+        elif _is_mapping(payload) and (
+            payload.get("Event") == "s3:TestEvent" or isinstance(payload.get("Records"), list)
+        ):
+            try:
+                parsed = from_s3_notification(payload, source="s3")
+            except InvalidEvent as error:
+                raise InvalidEvent(f"{where}.Sns.Message: {error}") from None
+        else:
+            raise InvalidEvent(
+                f"{where}.Sns.Message from {sns.get('TopicArn')!r} is not an S3 notification: "
+                f"{describe(payload)}"
+            )
+        records.extend(parsed.records)
+        skipped += parsed.skipped
+    return Parsed(tuple(records), skipped)
 
 
 def sqs_messages(event: Mapping[str, Any]) -> Iterator[tuple[str, object]]:

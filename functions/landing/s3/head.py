@@ -1,11 +1,14 @@
-"""HeadObject for creates (enrichment) and version deletes (what is current now): plain data, thread-safe."""
+"""HeadObject for creates and metadata updates (enrichment) and version deletes (what is current now):
+plain data, thread-safe."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any
 
@@ -18,6 +21,11 @@ GONE_CODES = frozenset(
     {"404", "403", "NoSuchKey", "NoSuchBucket", "NoSuchVersion", "NotFound", "AccessDenied", "Forbidden"}
 )
 CHECKSUM_FIELDS = ("ChecksumCRC64NVME", "ChecksumCRC32C", "ChecksumCRC32", "ChecksumSHA256", "ChecksumSHA1")
+# HeadObject's ServerSideEncryption as S3 Metadata's encryption_status names it.
+ENCRYPTION_STATUS = {"AES256": "SSE-S3", "aws:kms": "SSE-KMS", "aws:kms:dsse": "DSSE-KMS"}
+# x-amz-restore: ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"
+_RESTORE_ONGOING = re.compile(r'ongoing-request="(true|false)"')
+_RESTORE_EXPIRY = re.compile(r'expiry-date="([^"]+)"')
 
 
 class RetryableS3Error(RuntimeError):
@@ -39,6 +47,60 @@ class Head:
     first_bytes: bytes | None = None
     # How a reader is told to decode the body (gzip...): the bytes sniffed are not what it gets.
     content_encoding: str | None = None
+    # S3 Metadata's columns; object_tags is None when the tags could not be read (GetObjectTagging
+    # denied), {} when the object has none.
+    object_tags: dict[str, str] | None = None
+    encryption_status: str | None = None
+    is_bucket_key_enabled: bool | None = None
+    kms_key_arn: str | None = None
+    restore_status: str | None = None
+    restore_expiry_date: datetime | None = None
+
+
+def is_multipart(e_tag: str | None) -> bool | None:
+    """A multipart upload's ETag is the parts' digest with a "-<part count>" suffix."""
+    return None if e_tag is None else "-" in e_tag
+
+
+def encryption_status(response: Mapping[str, Any]) -> str | None:
+    if response.get("SSECustomerAlgorithm"):
+        return "SSE-C"
+    algorithm = response.get("ServerSideEncryption")
+    return ENCRYPTION_STATUS.get(str(algorithm), str(algorithm)) if algorithm else None
+
+
+def restore_state(header: object) -> tuple[str | None, datetime | None]:
+    """(restore_status, restore_expiry_date) from HeadObject's Restore (x-amz-restore) header."""
+    if not isinstance(header, str):
+        return None, None
+    ongoing = _RESTORE_ONGOING.search(header)
+    expiry = _RESTORE_EXPIRY.search(header)
+    status = None if ongoing is None else "IN_PROGRESS" if ongoing.group(1) == "true" else "COMPLETED"
+    try:
+        expires = parsedate_to_datetime(expiry.group(1)).astimezone(UTC) if expiry else None
+    except (TypeError, ValueError):
+        expires = None
+    return status, expires
+
+
+def tags(bucket: str, key: str, version_id: str | None) -> dict[str, str] | None:
+    """GetObjectTagging of one version; None when it cannot be read (denied, gone)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        params["VersionId"] = version_id
+    try:
+        response = s3_client().get_object_tagging(**params)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in GONE_CODES or status in (400, 403, 404, 405):
+            return None
+        raise RetryableS3Error(f"GetObjectTagging s3://{bucket}/{key} failed: {code or status}") from error
+    except BotoCoreError as error:
+        raise RetryableS3Error(f"GetObjectTagging s3://{bucket}/{key} failed: {error}") from error
+    return {str(tag["Key"]): str(tag["Value"]) for tag in response.get("TagSet") or ()}
 
 
 @cache
@@ -67,8 +129,12 @@ def head(bucket: str, key: str, version_id: str | None, expected_etag: str | Non
     if expected_etag and e_tag != expected_etag:
         return None  # overwritten since the event: this answer describes another object
     version = response.get("VersionId")
+    current = None if version in (None, "", "null") else str(version)
+    restore_status, restore_expiry = restore_state(response.get("Restore"))
+    # GetObjectTagging only when HeadObject counts tags: most objects have none, and they cost nothing.
+    tag_count = response.get("TagCount") or 0
     return Head(
-        version_id=None if version in (None, "", "null") else str(version),
+        version_id=current,
         size=response.get("ContentLength"),
         e_tag=e_tag,
         content_type=response.get("ContentType"),
@@ -79,6 +145,12 @@ def head(bucket: str, key: str, version_id: str | None, expected_etag: str | Non
             (name.removeprefix("Checksum") for name in CHECKSUM_FIELDS if response.get(name)), None
         ),
         last_modified=response.get("LastModified"),
+        object_tags=tags(bucket, key, current) if tag_count else {},
+        encryption_status=encryption_status(response),
+        is_bucket_key_enabled=bool(response.get("BucketKeyEnabled")),
+        kms_key_arn=response.get("SSEKMSKeyId"),
+        restore_status=restore_status,
+        restore_expiry_date=restore_expiry,
     )
 
 
@@ -113,7 +185,8 @@ HeadOutcome = Head | None | RetryableS3Error
 
 
 def needs_head(record: S3Record) -> bool:
-    return record.record_type == "CREATE" or record.removes_version
+    # A metadata update carries no tags or storage class of its own: S3 is asked what holds now.
+    return record.record_type != "DELETE" or record.removes_version
 
 
 def sniffed(record: S3Record) -> bool:
@@ -126,10 +199,10 @@ def sniffed(record: S3Record) -> bool:
 
 
 def head_many(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
-    """HEAD every create and version delete, in a small thread pool when there are several; sniffed
+    """HEAD every create, metadata update and version delete, in a small thread pool when there are several; sniffed
     creates also get their first bytes, in the same worker, right after their HEAD.
 
-    A create asks for its own version and eTag; a version delete asks for no version, i.e. for
+    A create or metadata update asks for its own version and eTag; a version delete asks for no version, i.e. for
     whatever a reader of the key gets now (None: nothing, the key is gone or hidden by a delete
     marker). Failures are returned, not raised.
     """
