@@ -80,7 +80,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _database()
     from landing.local import server
 
-    return server.run(args.host, args.port, sweep_s=args.sweep_interval)
+    authorizer = None
+    if args.jwt_secret_file:
+        from landing.local.authorizer import JwtAuthorizer
+
+        secret = Path(args.jwt_secret_file).read_text(encoding="utf-8").strip()
+        authorizer = JwtAuthorizer(secret, issuer=args.jwt_issuer)
+    return server.run(args.host, args.port, sweep_s=args.sweep_interval, authorizer=authorizer)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -148,6 +154,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=3000, help="port (default 3000; 0 picks a free one)")
     p.add_argument("--sweep-interval", type=float, default=60.0, help="seconds between expiry passes (60)")
+    p.add_argument(
+        "--jwt-secret-file",
+        help="play API Gateway's JWT authorizer: API routes need a Bearer HS256 token signed with the key "
+        "in this file (the owner is then its sub, as deployed); without it every caller is anonymous",
+    )
+    p.add_argument("--jwt-issuer", default="landing-serve", help="the iss such tokens carry (landing-serve)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(

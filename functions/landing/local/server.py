@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from landing.lambda_context import local_context
 from landing.local import apigw
+from landing.local.authorizer import JwtAuthorizer, unauthorized
 
 log = logging.getLogger("landing.serve")
 
@@ -134,8 +135,10 @@ class Application:
         *,
         allowed_hosts: frozenset[str] | None = LOOPBACK_HOSTS,
         s3_origin: str | None = None,
+        authorizer: JwtAuthorizer | None = None,
     ) -> None:
         self.invoker = invoker
+        self.authorizer = authorizer
         self.handler = handler
         self.allowed_hosts = allowed_hosts
         self.csp = page_policy(s3_origin)
@@ -213,6 +216,12 @@ class Application:
         if len(body) > MAX_BODY_BYTES:
             return too_large
         event = apigw.to_event(request, route)
+        if self.authorizer is not None and request.method != "OPTIONS":
+            # As API Gateway: the authorizer runs before the function, a CORS preflight needs no token.
+            context = self.authorizer.authorize(request.headers.get("Authorization"))
+            if context is None:
+                return unauthorized()
+            event["requestContext"]["authorizer"] = context
         handler = self.handler or uploads_handler()
         result = self.invoker.invoke(handler, event, UPLOADS_FUNCTION, UPLOADS_TIMEOUT_S)
         return apigw.to_response(result)
@@ -298,7 +307,15 @@ class Background(threading.Thread):
         self.join(timeout=10)
 
 
-def banner(url: str, endpoint: str, bucket: str, queue_url: str, database: str, event_bus: str = "") -> str:
+def banner(
+    url: str,
+    endpoint: str,
+    bucket: str,
+    queue_url: str,
+    database: str,
+    event_bus: str = "",
+    authorizer: JwtAuthorizer | None = None,
+) -> str:
     routes = ", ".join(apigw.ROUTE_KEYS)
     return "\n".join(
         [
@@ -309,7 +326,9 @@ def banner(url: str, endpoint: str, bucket: str, queue_url: str, database: str, 
             " -> IngestFunction",
             f"  events     EventBridge bus {event_bus} (moto) -> rule -> queue, shown below as published",
             f"  database   {database}",
-            "  caller     anonymous (no JWT authorizer locally)",
+            "  caller     anonymous (no JWT authorizer locally)"
+            if authorizer is None
+            else f"  caller     JWT authorizer: Bearer HS256 token from --jwt-secret-file, iss {authorizer.issuer}",
             "",
             f"Open {url}/ to upload files. Press Ctrl+C to stop.",
             "",
@@ -360,7 +379,9 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def run(host: str = "127.0.0.1", port: int = 3000, sweep_s: float = 60.0) -> int:
+def run(
+    host: str = "127.0.0.1", port: int = 3000, sweep_s: float = 60.0, authorizer: JwtAuthorizer | None = None
+) -> int:
     """Bootstrap moto (bucket with CORS, queue) and the database, then serve until interrupted.
 
     The caller has set DATABASE_URL (or started the embedded database) before landing.db.engine is imported.
@@ -388,7 +409,9 @@ def run(host: str = "127.0.0.1", port: int = 3000, sweep_s: float = 60.0) -> int
     events_queue_url = bus.setup(events, sqs)
 
     invoker = Invoker()
-    application = Application(invoker, allowed_hosts=allowed_hosts(host), s3_origin=endpoint)
+    application = Application(
+        invoker, allowed_hosts=allowed_hosts(host), s3_origin=endpoint, authorizer=authorizer
+    )
     server: BaseWSGIServer = make_server(
         host, port, application, threaded=True, request_handler=JsonErrorsRequestHandler
     )
@@ -396,7 +419,7 @@ def run(host: str = "127.0.0.1", port: int = 3000, sweep_s: float = 60.0) -> int
     background = Background(invoker, sqs, queue_url, sweep_s=sweep_s, events_queue_url=events_queue_url)
     background.start()
     database = make_url(get_settings().url).render_as_string(hide_password=True)
-    print(banner(url, endpoint, bucket, queue_url, database, bus.LOCAL_BUS), flush=True)
+    print(banner(url, endpoint, bucket, queue_url, database, bus.LOCAL_BUS, authorizer), flush=True)
     if host.strip("[]") not in LOOPBACK_HOSTS:
         warning = exposed_warning(host)
         print(warning, file=sys.stderr, flush=True)
