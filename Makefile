@@ -10,6 +10,10 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed-stamp
 # sam build checks that the Lambda runtime's Python (3.12) is on PATH: pyenv's if present, else python3.12.
 PY312 ?= $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
+# checkov (the IaC policy scanner) in its own venv too: its pins are many and strict.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 SAM_SOURCES := functions/requirements.txt $(shell find functions/landing -type f \( -name '*.py' -o -name '*.mako' \) -not -path '*/__pycache__/*')
 export SAM_CLI_TELEMETRY := 0
 
@@ -57,7 +61,7 @@ page:
 	cd page && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
 
 ## test: lint, types, template checks, the whole suite
-test: setup lint typecheck templates browser
+test: setup lint typecheck templates checkov browser
 	$(BIN)/python -m pytest -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 
 ## mutate: break each core guard on purpose (in a copy) and check the tests catch it; minutes, not in `make test`
@@ -109,6 +113,24 @@ $(SAM_STAMP):
 ## templates: cfn-lint both templates and build the Lambda artifact (tests/infra inspect it)
 templates: .aws-sam/.validated .aws-sam/.built
 
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)'
+	touch $(CHECKOV_STAMP)
+
+# Every finding is fixed or skipped in the resource's Metadata with its reason (docs/security.md).
+# checkov exits 0 when it cannot parse a template, so a parse error fails here explicitly.
+.aws-sam/.checkov: template.yaml infra/database.yaml $(CHECKOV_STAMP)
+	@out=$$($(CHECKOV_VENV)/bin/checkov --framework cloudformation -f template.yaml -f infra/database.yaml \
+	  --compact --quiet --skip-download 2>&1); status=$$?; echo "$$out"; \
+	  echo "$$out" | grep -q "Parsing errors: [1-9]" && { echo "checkov could not parse a template"; exit 1; }; \
+	  exit $$status
+	mkdir -p .aws-sam && touch $@
+
+## checkov: the IaC policy scan of both templates (no finding left without a decision)
+checkov: .aws-sam/.checkov
+
 # The same artifact for x86_64, in its own directory (the arm64 one above is what tests/infra inspect):
 # the stand-in base image make sam-local runs it on is x86_64 only.
 SAM_LOCAL_BUILD := .aws-sam/x86_64
@@ -127,4 +149,4 @@ sam-local: setup $(SAM_LOCAL_BUILD)/.built
 	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/samlocal $(SAM_LOCAL_PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache
