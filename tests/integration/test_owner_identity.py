@@ -18,7 +18,7 @@ from landing.s3 import clients
 from landing.settings import SettingsError, get_settings, load
 from tests.conftest import rows
 from tests.support import openapi
-from tests.support.api import http_event
+from tests.support.api import Api, http_event
 
 ACCOUNT = "123456789012"
 TEXT = {"filename": "notes.txt", "content_type": "text/plain", "size": 12}
@@ -209,3 +209,19 @@ def test_a_listed_role_must_be_an_iam_role_arn():
             load({**base, "PERSONAL_SESSION_ROLES": bad})
     listed = load({**base, "PERSONAL_SESSION_ROLES": f"arn:aws-us-gov:iam::{ACCOUNT}:role/a/b/staff"})
     assert listed.personal_role_sessions == {f"arn:aws-us-gov:sts::{ACCOUNT}:assumed-role/staff"}
+
+
+@pytest.mark.parametrize(
+    "sub",
+    [ROLE, f"arn:aws:iam::{ACCOUNT}:user/alice", f"cognito-identity:{POOL}/unauthenticated", "anonymous"],
+)
+def test_a_jwt_sub_spelled_like_another_kind_of_owner_is_refused(env, sub):
+    """An identity provider whose users pick their subject must not reach what IAM, Cognito or anonymous
+    callers of the same deployment left (a deployment that moved from AWS_IAM to a JWT authorizer)."""
+    Signed(role_session("s1")).create()
+
+    status, body, _ = Api(sub).call("GET", "/uploads")
+
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+    assert Api(sub).create(**TEXT)[0] == 401
+    assert owners() == [ROLE]

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from landing.uploads.intents import UploadError, checked_owner
+from landing.uploads.intents import ANONYMOUS, UploadError, checked_owner
 
 _PARTITION = r"aws(?:-[a-z]+)*"
 _ACCOUNT = r"\d{12}"
@@ -35,7 +35,14 @@ def _unusable(what: str) -> UploadError:
 
 def of_jwt(sub: str) -> str:
     """A JWT caller is its `sub`, as before: the HTTP API's JWT authorizer accepts one issuer only
-    (JwtConfiguration.Issuer), so within a deployment issuer + sub and sub name the same person."""
+    (JwtConfiguration.Issuer), so within a deployment issuer + sub and sub name the same person.
+
+    A `sub` spelled like another kind of owner (an ARN, a Cognito identity, "anonymous") is refused:
+    an identity provider that lets users pick their subject (a username) must not hand them the
+    uploads an IAM or anonymous caller of the same deployment left, e.g. before a switch to JWT.
+    """
+    if sub == ANONYMOUS or sub.startswith(("arn:", COGNITO_PREFIX)):
+        raise _unusable("JWT sub, spelled like an IAM, Cognito or anonymous owner,")
     return checked_owner(sub)
 
 
