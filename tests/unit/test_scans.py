@@ -101,3 +101,30 @@ def test_malformed_results_are_refused(path, value, message):
 
     with pytest.raises(InvalidEvent, match=message):
         s3events.from_guardduty(event)
+
+
+def test_a_scan_result_delivered_by_sns_straight_to_the_function_is_refused():
+    """S3 -> SNS -> function (Lambda's SNS event shape) carries S3 notifications only, never a verdict."""
+    event = {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:uploads:0b5a2f0a-0000-4000-8000-000000000000",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:uploads",
+                    "Subject": None,
+                    "Message": json.dumps(guardduty_event("k", result="THREATS_FOUND")),
+                    "Timestamp": "2021-11-12T00:00:06.000Z",
+                    "SignatureVersion": "1",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+    assert s3events.detect(event) == "sns"
+    with pytest.raises(InvalidEvent, match="not an S3 notification"):
+        s3events.from_sns(event)
