@@ -572,6 +572,16 @@ def test_an_outbox_older_than_the_threshold_alarms():
     )
 
 
+def test_accepted_bodies_that_stay_replaced_pass_after_pass_alarm():
+    alarm = cfn.resources(cfn.template(), "AWS::CloudWatch::Alarm")["AcceptedBodyReplacedAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == (
+        "AcceptedBodiesReplaced",
+        "Minimum",
+        0,
+    )
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["EvaluationPeriods"] >= 2
+
+
 # --- malware protection -------------------------------------------------------------------------------------
 
 MALWARE_RESOURCES = {

@@ -6,6 +6,7 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote_plus
 
 import jsonschema
 import pytest
@@ -106,6 +107,21 @@ def use(monkeypatch: pytest.MonkeyPatch, client: Any) -> None:
     monkeypatch.setattr(publisher, "events_client", lambda: client)
 
 
+def test_a_completed_event_names_the_accepted_version_in_a_versioned_bucket(api, s3, bus):
+    s3.put_bucket_versioning(Bucket="example-bucket", VersioningConfiguration={"Status": "Enabled"})
+    upload = announce(api)
+    written = s3.put_object(
+        Bucket="example-bucket", Key=upload["key"], Body=DATA, Metadata={"upload-id": upload["id"]}
+    )
+    version, etag = written["VersionId"], written["ETag"].strip('"')
+
+    run_ingest(s3_event(s3_record(quote_plus(upload["key"]), size=len(DATA), etag=etag, version_id=version)))
+
+    (published,) = bus.received()
+    jsonschema.validate(published["detail"], DETAIL_SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert (published["detail"]["version_id"], published["detail"]["e_tag"]) == (version, etag)
+
+
 def test_each_status_change_publishes_one_event_with_the_upload_in_its_detail(api, s3, bus):
     done, bad, late = announce(api), announce(api, size=5), announce(api)
     run_ingest(created_event(done, len(DATA), put(s3, done)))
@@ -136,6 +152,9 @@ def test_each_status_change_publishes_one_event_with_the_upload_in_its_detail(ap
             "rejection_reason": None,
         }.items()
     )
+    # The body it was decided on, so a consumer reads that one and not whatever the key holds later.
+    assert (completed["e_tag"], completed["version_id"]) == (upload_row(done["id"])["e_tag"], None)
+    assert completed["e_tag"] == s3.head_object(Bucket="example-bucket", Key=done["key"])["ETag"].strip('"')
     assert received[done["id"]]["resources"] == [f"arn:aws:s3:::example-bucket/{done['key']}"]
     assert received[bad["id"]]["detail"]["rejection_reason"] == upload_row(bad["id"])["rejection_reason"]
     assert len({e["detail"]["event_id"] for e in received.values()}) == 3

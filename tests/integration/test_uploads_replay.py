@@ -192,3 +192,116 @@ def test_upload_decided_before_its_body_was_recorded_is_left_alone(versioned, ap
     run(created(upload, second, "0B"))
 
     assert versions(versioned, upload["key"]) == sorted([first["version"], second["version"]])
+
+
+class SlowDown:
+    """DeleteObject answers 503 SlowDown, as S3 does under load, ``times`` times across the product's
+    clients (a botocore before-call hook: the request never reaches moto), then behaves again."""
+
+    def __init__(self, times: int) -> None:
+        self.left = times
+        self.refused: list[str] = []
+
+    def __call__(self, params: dict[str, Any], **_: Any) -> Any:
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        self.refused.append(params["url_path"])
+
+        class Http:
+            status_code = 503
+
+        error = {"Code": "SlowDown", "Message": "Please reduce your request rate."}
+        return Http(), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 503}}
+
+
+@pytest.fixture
+def slow_down(api: Api) -> Iterator[SlowDown]:
+    injected = SlowDown(0)
+    hooked = {id(c): c for c in (clients.s3_client(), clients.signing_client())}.values()
+    for client in hooked:
+        client.meta.events.register("before-call.s3.DeleteObject", injected)
+    yield injected
+    for client in hooked:
+        client.meta.events.unregister("before-call.s3.DeleteObject", injected)
+
+
+def schedule(capsys: Any) -> tuple[dict[str, Any], float]:
+    """One scheduled pass through the handler, and the AcceptedBodiesReplaced metric it emitted."""
+    from tests.integration.test_uploads_lifecycle import run_schedule
+
+    capsys.readouterr()
+    result = run_schedule()
+    found = 0.0
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            found += sum(json.loads(line).get("AcceptedBodiesReplaced", []) or [0])
+    return result, found
+
+
+def listed(api: Api) -> dict[str, Any]:
+    status, body, _ = api.call("GET", "/objects")
+    assert status == 200
+    (only,) = body["objects"]
+    return only
+
+
+def test_a_replay_whose_delete_failed_is_deleted_again_by_each_pass_until_it_is_gone(
+    versioned, api, slow_down, capsys
+):
+    upload = announce(api)
+    first = write(versioned, upload)
+    run(created(upload, first, "0A"))
+    accepted = upload_row(upload["id"])
+    replay = write(versioned, upload, b"other bytes!")
+
+    # Ingest's delete (after its commit) and the first pass's are refused; the second pass's succeeds.
+    slow_down.left = 2
+    run(created(upload, replay, "0B"))
+    assert versions(versioned, upload["key"]) == sorted([first["version"], replay["version"]])
+    # Meanwhile readers are told which body was accepted, not the replay the key serves.
+    assert (listed(api)["version_id"], listed(api)["e_tag"]) == (first["version"], first["etag"])
+
+    _, found = schedule(capsys)
+    assert found == 1 and len(slow_down.refused) == 2
+    assert versions(versioned, upload["key"]) == sorted([first["version"], replay["version"]])
+
+    _, found = schedule(capsys)
+    assert found == 1
+    assert versions(versioned, upload["key"]) == [first["version"]]
+    assert versioned.head_object(Bucket=BUCKET, Key=upload["key"])["ETag"].strip('"') == first["etag"]
+
+    # S3's notification of that delete puts the accepted body back in the catalog: the passes converge.
+    run(
+        s3_event(
+            s3_record(
+                quote_plus(upload["key"]),
+                event_name="ObjectRemoved:Delete",
+                sequencer="0C",
+                version_id=replay["version"],
+            )
+        )
+    )
+    (obj,) = rows("SELECT version_id, e_tag, is_deleted FROM objects WHERE key = :k", k=upload["key"])
+    assert (obj["version_id"], obj["e_tag"], obj["is_deleted"]) == (first["version"], first["etag"], False)
+    assert upload_row(upload["id"]) == accepted
+    _, found = schedule(capsys)
+    assert found == 0
+
+
+def test_the_pass_never_deletes_an_accepted_body_or_one_without_a_record(versioned, api, slow_down, capsys):
+    kept = announce(api)
+    first = write(versioned, kept)
+    run(created(kept, first, "0A"))
+    legacy = announce(api)
+    run(created(legacy, write(versioned, legacy), "0A"))
+    with db.require_engine().begin() as conn:
+        conn.execute(
+            text("UPDATE uploads SET e_tag = NULL, version_id = NULL WHERE id = CAST(:id AS uuid)"),
+            {"id": legacy["id"]},
+        )
+
+    result, found = schedule(capsys)
+
+    assert found == 0 and result["replaced"] == 0 and slow_down.refused == []
+    assert versions(versioned, kept["key"]) == [first["version"]]

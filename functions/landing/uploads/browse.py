@@ -133,11 +133,15 @@ def _uuid(raw: str) -> uuid.UUID:
     return uuid.UUID(raw)
 
 
-def object_view(row: Object) -> dict[str, Any]:
+def object_view(row: Object, upload: Upload) -> dict[str, Any]:
+    """An object as its upload accepted it: ``e_tag`` and ``version_id`` name the accepted body, so a
+    reader gets those bytes (GetObject VersionId / If-Match) even while a replay it sent again is
+    still current at the key (until ingest or the scheduled pass removes it)."""
     return {
         "key": row.key,
-        "size": row.size,
-        "e_tag": row.e_tag,
+        "size": upload.size if upload.e_tag else row.size,
+        "e_tag": upload.e_tag or row.e_tag,
+        "version_id": upload.version_id if upload.e_tag else row.version_id,
         "content_type": row.content_type,
         "last_modified_date": uploads.iso(row.last_modified_date),
         "updated_at": uploads.iso(row.updated_at),
@@ -167,7 +171,7 @@ def list_objects(
     elif not area.startswith(prefix):
         return {"objects": [], "next_cursor": None}
     statement = (
-        select(Object)
+        select(Object, Upload)
         .join(Upload, Upload.id == Object.upload_id)
         .where(
             Upload.owner == owner,
@@ -180,7 +184,7 @@ def list_objects(
     )
     if cursor is not None:
         statement = statement.where(Object.key > cursor[0])
-    rows = list(session.execute(statement.order_by(Object.key).limit(limit + 1)).scalars().all())
+    rows = list(session.execute(statement.order_by(Object.key).limit(limit + 1)).all())
     page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].key) if len(rows) > limit else None
-    return {"objects": [object_view(row) for row in page], "next_cursor": next_cursor}
+    next_cursor = encode_cursor(page[-1][0].key) if len(rows) > limit else None
+    return {"objects": [object_view(row, upload) for row, upload in page], "next_cursor": next_cursor}

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     column,
     delete,
     event,
@@ -405,7 +406,7 @@ def _after_commit(session: Session) -> None:
 
 
 def delete_objects(client: S3Client, targets: Sequence[ObjectVersion]) -> int:
-    """Delete rejected objects (the exact version when known); failures are logged for sweep()."""
+    """Delete rejected objects and replays (the exact version when known); failures are logged for sweep()."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     deleted = 0
@@ -417,7 +418,7 @@ def delete_objects(client: S3Client, targets: Sequence[ObjectVersion]) -> int:
             client.delete_object(**params)
         except (BotoCoreError, ClientError) as error:
             logger.error(
-                "could not delete a rejected object; the scheduled sweep will retry",
+                "could not delete an object version; the scheduled sweep will retry",
                 extra={"bucket": target.bucket, "key": target.key, "error": str(error)},
             )
             continue
@@ -468,6 +469,36 @@ class SweepResult:
     deleted: int
     pruned: int
     unscanned: int = 0
+    replaced: int = 0
+
+
+# Uploads that keep the body they were decided on: any other body at their key is a replay.
+ACCEPTED_STATUSES = ("uploaded", "scanning")
+
+
+def replaced_bodies(session: Session, limit: int) -> list[ObjectVersion]:
+    """Current objects at accepted uploads' keys that are not the accepted body, as the catalog says.
+
+    A replay whose delete failed (ingest tries once, after its commit), or one ingest never decided
+    on (its event lost, a repair by reconcile) stays until a pass deletes it. Bodies are compared as
+    ``is_replay`` does: versions when both are known, else eTags; an upload without a recorded body
+    is left alone. The join runs on objects.upload_id (a partial index: upload objects only).
+    """
+    differs = case(
+        (
+            uploads.c.version_id.is_not(None) & objects.c.version_id.is_not(None),
+            objects.c.version_id != uploads.c.version_id,
+        ),
+        else_=uploads.c.e_tag.is_not(None) & objects.c.e_tag.is_distinct_from(uploads.c.e_tag),
+    )
+    rows = session.execute(
+        select(objects.c.bucket, objects.c.key, objects.c.version_id)
+        .join(uploads, uploads.c.id == objects.c.upload_id)
+        .where(uploads.c.status.in_(ACCEPTED_STATUSES), objects.c.is_deleted.is_(False), differs)
+        .order_by(objects.c.bucket, objects.c.key)
+        .limit(limit)
+    ).all()
+    return [ObjectVersion(r.bucket, r.key, r.version_id) for r in rows]
 
 
 def prune_decided(session: Session, now: datetime, retention_days: int, limit: int = PRUNE_BATCH) -> int:
@@ -559,7 +590,22 @@ def sweep(session: Session, client: S3Client, now: datetime, limit: int = 100) -
         .limit(limit)
     ).all()
     deleted = delete_objects(client, [ObjectVersion(r.bucket, r.key, r.version_id) for r in leftovers])
+    # Deleted again on every pass until the catalog shows the accepted body (S3's delete event moves
+    # the row back): a count that stays above 0 pass after pass means the deletes do not converge.
+    replaced = replaced_bodies(session, limit)
+    metrics.add_metric(name="AcceptedBodiesReplaced", unit=MetricUnit.Count, value=len(replaced))
+    if replaced:
+        logger.warning(
+            "accepted uploads' keys hold other bodies; deleting them",
+            extra={"count": len(replaced), "key": replaced[0].key, "version_id": replaced[0].version_id},
+        )
+    deleted += delete_objects(client, replaced)
     pruned = prune_decided(session, now, get_settings().upload_retention_days)
     return SweepResult(
-        expired=expired, aborted=len(aborted), deleted=deleted, pruned=pruned, unscanned=unscanned
+        expired=expired,
+        aborted=len(aborted),
+        deleted=deleted,
+        pruned=pruned,
+        unscanned=unscanned,
+        replaced=len(replaced),
     )
