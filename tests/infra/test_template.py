@@ -284,6 +284,13 @@ def test_uploads_api_routes_reach_the_uploads_function():
         "POST /uploads/{id}/complete",
         "DELETE /uploads/{id}",
         "GET /objects",
+        "GET /s3/limits",
+        "GET /s3/params",
+        "POST /s3/multipart",
+        "GET /s3/multipart/{uploadId}",
+        "GET /s3/multipart/{uploadId}/{partNumber}",
+        "POST /s3/multipart/{uploadId}/complete",
+        "DELETE /s3/multipart/{uploadId}",
     }
     (integration_name,) = resources("AWS::ApiGatewayV2::Integration")
     integration = props(integration_name)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -119,6 +120,9 @@ class Upload(Base):
     checksum_sha256: Mapped[str | None] = mapped_column(Text)
     user_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     multipart_upload_id: Mapped[str | None] = mapped_column(Text)
+    # False for uploads through the /s3 (Uppy) routes: max_size is then the bytes reserved so far, and
+    # a multipart upload's exact size is fixed at completion from the parts S3 holds.
+    size_announced: Mapped[bool] = mapped_column(Boolean, server_default=true())
     size: Mapped[int | None] = mapped_column(BigInteger)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     # The object body the upload was decided on; bytes sent again to the key are a replay.

@@ -26,7 +26,7 @@ with quiet_imports():
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
     from landing.settings import SettingsError, get_settings
-    from landing.uploads import browse, lifecycle, owners
+    from landing.uploads import browse, companion, lifecycle, owners
     from landing.uploads import intents as uploads
     from landing.uploads.intents import UploadError
 
@@ -50,7 +50,7 @@ app = APIGatewayHttpResolver(cors=_cors())
 publisher.install()
 
 
-def _json(status: int, body: dict[str, Any]) -> Response[str]:
+def _json(status: int, body: dict[str, Any] | list[Any]) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 
@@ -133,6 +133,67 @@ def list_objects() -> Response[str]:
     owner, settings = _owner(), get_settings()
     with unit_of_work(app.lambda_context) as session:
         return _json(200, browse.list_objects(session, settings, owner, _query()))
+
+
+# Companion's S3 routes (what Uppy's @uppy/aws-s3 calls with companionEndpoint): docs/uppy.md.
+@app.get("/s3/limits")
+def s3_limits() -> Response[str]:
+    return _json(200, companion.limits(get_settings(), _owner()))
+
+
+@app.get("/s3/params")
+def s3_params() -> Response[str]:
+    owner, settings = _owner(), get_settings()
+    with unit_of_work(app.lambda_context) as session:
+        answer = companion.params(session, clients.signing_client(), settings, owner, _query())
+    metrics.add_metric(name="UploadsRequested", unit=MetricUnit.Count, value=1)
+    return _json(200, answer)
+
+
+@app.post("/s3/multipart")
+def s3_create_multipart() -> Response[str]:
+    owner, body, settings = _owner(), _body(), get_settings()
+    with unit_of_work(app.lambda_context) as session:
+        answer = companion.create_multipart(session, clients.signing_client(), settings, owner, body)
+    metrics.add_metric(name="UploadsRequested", unit=MetricUnit.Count, value=1)
+    logger.info("upload requested", extra={"upload_id": answer["uploadId"], "method": "MULTIPART"})
+    return _json(200, answer)
+
+
+@app.get("/s3/multipart/<upload_id>")
+def s3_list_parts(upload_id: str) -> Response[str]:
+    owner = _owner()
+    with unit_of_work(app.lambda_context) as session:
+        return _json(200, companion.list_parts(session, clients.signing_client(), owner, upload_id, _query()))
+
+
+@app.get("/s3/multipart/<upload_id>/<part_number>")
+def s3_sign_part(upload_id: str, part_number: str) -> Response[str]:
+    owner, settings = _owner(), get_settings()
+    with unit_of_work(app.lambda_context) as session:
+        answer = companion.sign_part(
+            session, clients.signing_client(), settings, owner, upload_id, part_number, _query()
+        )
+    return _json(200, answer)
+
+
+@app.post("/s3/multipart/<upload_id>/complete")
+def s3_complete(upload_id: str) -> Response[str]:
+    owner, body, settings = _owner(), _body(), get_settings()
+    with unit_of_work(app.lambda_context) as session:
+        answer = companion.complete(
+            session, clients.signing_client(), settings, owner, upload_id, _query(), body
+        )
+    if isinstance(answer, UploadError):
+        raise answer  # a decision (rejected) was committed; now refuse
+    return _json(200, answer)
+
+
+@app.delete("/s3/multipart/<upload_id>")
+def s3_abort(upload_id: str) -> Response[str]:
+    owner = _owner()
+    with unit_of_work(app.lambda_context) as session:
+        return _json(200, companion.abort(session, clients.signing_client(), owner, upload_id, _query()))
 
 
 def _refused(error: UploadError) -> Response[str]:

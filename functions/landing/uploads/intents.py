@@ -117,7 +117,7 @@ def parse_intent(body: object, settings: Settings) -> Intent:
     assert filename is not None
     if not filename.strip() or len(filename) > MAX_FILENAME_CHARS:
         raise bad_request("invalid_filename", f"filename must have 1 to {MAX_FILENAME_CHARS} characters")
-    content_type = _parse_content_type(_string(body, "content_type") or "", settings)
+    content_type = parse_content_type(_string(body, "content_type") or "", settings)
     size = _integer(body.get("size"))
     if size is None:
         raise bad_request("invalid_size", "size must be an integer number of bytes")
@@ -136,11 +136,11 @@ def parse_intent(body: object, settings: Settings) -> Intent:
     checksum = _parse_checksum(
         _string(body, "checksum_sha256", required=False, code="invalid_checksum"), method
     )
-    metadata = _parse_metadata(body["metadata"]) if "metadata" in body else {}
+    metadata = parse_metadata(body["metadata"]) if "metadata" in body else {}
     return Intent(filename, content_type, size, method, checksum, metadata)
 
 
-def _parse_content_type(raw: str, settings: Settings) -> str:
+def parse_content_type(raw: str, settings: Settings) -> str:
     value = raw.strip(" ")
     match = CONTENT_TYPE.fullmatch(value) if len(value) <= MAX_CONTENT_TYPE_CHARS else None
     allowed = {media.lower() for media in settings.allowed_content_types}
@@ -183,7 +183,7 @@ def _parse_checksum(raw: str | None, method: str) -> str | None:
     return raw
 
 
-def _parse_metadata(raw: object) -> dict[str, str]:
+def parse_metadata(raw: object) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         raise bad_request("invalid_metadata", "metadata must be an object of string values")
     metadata: dict[str, str] = {}
@@ -379,7 +379,7 @@ def parse_id(raw: object) -> uuid.UUID:
     return uuid.UUID(raw)
 
 
-def _owned(session: Session, owner: str, upload_id: uuid.UUID, *, lock: bool = False) -> Upload:
+def owned(session: Session, owner: str, upload_id: uuid.UUID, *, lock: bool = False) -> Upload:
     statement = select(Upload).where(Upload.id == upload_id, Upload.owner == owner)
     if lock:
         statement = statement.with_for_update()
@@ -394,7 +394,7 @@ def get(session: Session, owner: str, raw_id: object, now: datetime | None = Non
     """GET /uploads/{id}: the caller's upload, expired first if its time is up (lazy expiry)."""
     upload_id = parse_id(raw_id)
     now = now or datetime.now(UTC)
-    row = _owned(session, owner, upload_id)
+    row = owned(session, owner, upload_id)
     if lifecycle.is_due(row, now) and lifecycle.expire_due(session, now, owner=owner, upload_id=upload_id):
         session.refresh(row)
     return view(row)
@@ -416,7 +416,14 @@ def complete(
     upload_id = parse_id(raw_id)
     now = now or datetime.now(UTC)
     parts = _parse_parts(body)
-    row = _open_multipart(session, owner, upload_id, now)
+    row = open_multipart(session, owner, upload_id, now)
+    if not row.size_announced:
+        raise UploadError(
+            409,
+            "size_not_announced",
+            f"upload {upload_id} was started without a size: complete it with "
+            f"POST /s3/multipart/{upload_id}/complete",
+        )
     expected = _part_count(row, settings)
     if [number for number, _ in parts] != list(range(1, expected + 1)):
         raise bad_request(
@@ -455,9 +462,9 @@ def _part_count(row: Upload, settings: Settings) -> int:
     return -(-row.max_size // part_size)
 
 
-def _open_multipart(session: Session, owner: str, upload_id: uuid.UUID, now: datetime) -> Upload:
+def open_multipart(session: Session, owner: str, upload_id: uuid.UUID, now: datetime) -> Upload:
     """The caller's multipart upload, locked, still pending and in time; refuses anything else."""
-    row = _owned(session, owner, upload_id, lock=True)
+    row = owned(session, owner, upload_id, lock=True)
     if row.method != "MULTIPART":
         raise UploadError(
             409,
@@ -478,7 +485,7 @@ def abort(
     """DELETE /uploads/{id}: abort a pending multipart upload in S3 and mark it expired."""
     upload_id = parse_id(raw_id)
     now = now or datetime.now(UTC)
-    row = _open_multipart(session, owner, upload_id, now)
+    row = open_multipart(session, owner, upload_id, now)
     assert row.multipart_upload_id is not None
     presign.abort_multipart(
         client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id

@@ -158,6 +158,59 @@ def part_size_for(size: int, configured: int) -> int:
     return part_size
 
 
+def create_multipart(
+    client: S3Client, *, bucket: str, key: str, content_type: str, upload_id: str, metadata: Mapping[str, str]
+) -> str:
+    """CreateMultipartUpload with the object's headers set by the server; returns S3's UploadId."""
+    stored = stored_headers(key)
+    created = client.create_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        ContentType=content_type,
+        ContentDisposition=stored["Content-Disposition"],
+        CacheControl=stored["Cache-Control"],
+        Metadata={**metadata, UPLOAD_ID_META: upload_id},
+    )
+    return str(created["UploadId"])
+
+
+def part_url(
+    client: S3Client,
+    *,
+    bucket: str,
+    key: str,
+    multipart_upload_id: str,
+    part_number: int,
+    expires_s: int,
+    length: int | None = None,
+) -> str:
+    """A presigned UploadPart; with ``length`` its Content-Length is signed too (S3 then refuses
+    any other size). Without it (the client never said how big the part is) S3 accepts up to 5 GiB."""
+    params: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "UploadId": multipart_upload_id,
+        "PartNumber": part_number,
+    }
+    if length is not None:
+        params["ContentLength"] = length
+    return client.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_s, HttpMethod="PUT")
+
+
+def list_parts(client: S3Client, *, bucket: str, key: str, multipart_upload_id: str) -> list[dict[str, Any]]:
+    """Every part S3 holds for a multipart upload (all pages), as S3 lists them."""
+    parts: list[dict[str, Any]] = []
+    marker = 0
+    while True:
+        page = client.list_parts(
+            Bucket=bucket, Key=key, UploadId=multipart_upload_id, PartNumberMarker=marker
+        )
+        parts.extend(dict(part) for part in page.get("Parts", []))
+        if not page.get("IsTruncated"):
+            return parts
+        marker = int(page["NextPartNumberMarker"])
+
+
 def multipart(
     client: S3Client,
     *,
@@ -175,31 +228,21 @@ def multipart(
     Signing every part's Content-Length means the parts add up to exactly the announced size. The
     object's headers are set here, by the server (no Content-Encoding); parts cannot change them.
     """
-    stored = stored_headers(key)
-    created = client.create_multipart_upload(
-        Bucket=bucket,
-        Key=key,
-        ContentType=content_type,
-        ContentDisposition=stored["Content-Disposition"],
-        CacheControl=stored["Cache-Control"],
-        Metadata={**metadata, UPLOAD_ID_META: upload_id},
+    s3_upload_id = create_multipart(
+        client, bucket=bucket, key=key, content_type=content_type, upload_id=upload_id, metadata=metadata
     )
-    s3_upload_id = str(created["UploadId"])
     count = math.ceil(size / part_size)
     parts = []
     for number in range(1, count + 1):
         length = min(part_size, size - (number - 1) * part_size)
-        url = client.generate_presigned_url(
-            "upload_part",
-            Params={
-                "Bucket": bucket,
-                "Key": key,
-                "UploadId": s3_upload_id,
-                "PartNumber": number,
-                "ContentLength": length,
-            },
-            ExpiresIn=expires_s,
-            HttpMethod="PUT",
+        url = part_url(
+            client,
+            bucket=bucket,
+            key=key,
+            multipart_upload_id=s3_upload_id,
+            part_number=number,
+            expires_s=expires_s,
+            length=length,
         )
         parts.append({"part_number": number, "url": url, "size": length})
     return Presigned(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,14 +28,14 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-def check(session: Session, settings: Settings, owner: str, size: int, now: datetime) -> None:
-    """Raise QuotaExceeded when announcing ``size`` (at most the daily quota) more bytes would break
-    one of the owner's quotas.
-
-    Takes a transaction-scoped lock per owner first, so concurrent requests of one owner are counted
-    one after another and cannot all slip under the limit together (other owners never wait).
-    """
+def lock(session: Session, owner: str) -> None:
+    """A transaction-scoped lock per owner, so concurrent requests of one owner are counted one after
+    another and cannot all slip under a limit together (other owners never wait)."""
     session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended("landing.quota:" + owner, 0))))
+
+
+def check_open(session: Session, settings: Settings, owner: str, now: datetime) -> None:
+    """Raise QuotaExceeded when the owner already has as many open uploads as allowed."""
     # Open = its presigned request still works; one that expired can no longer send bytes.
     pending = session.execute(
         select(func.count(), func.min(Upload.expires_at)).where(
@@ -47,23 +48,52 @@ def check(session: Session, settings: Settings, owner: str, size: int, now: date
             "finish or abort one, or wait until one expires",
             _seconds_until(pending[1], now),
         )
+
+
+def _counted(session: Session, owner: str, now: datetime) -> list[Any]:
+    """The owner's uploads of the last day with the bytes each counts: what it announced or reserved,
+    or, once its object arrived, the bytes that landed when fewer (an upload through the /s3 routes
+    reserves up to its bound before anyone knows its size)."""
+    counted = func.least(Upload.max_size, func.coalesce(Upload.size, Upload.max_size))
+    return list(
+        session.execute(
+            select(Upload.created_at, counted.label("bytes"))
+            .where(Upload.owner == owner, Upload.created_at > now - DAY)
+            .order_by(Upload.created_at)
+        ).all()
+    )
+
+
+def available(session: Session, settings: Settings, owner: str, now: datetime) -> int:
+    """Bytes the owner may still announce or reserve in the current 24 hours (call lock() first)."""
+    return settings.upload_max_bytes_per_day - sum(int(row.bytes) for row in _counted(session, owner, now))
+
+
+def check_bytes(session: Session, settings: Settings, owner: str, size: int, now: datetime) -> None:
+    """Raise QuotaExceeded when ``size`` (at most the daily quota) more bytes would break the owner's
+    daily byte quota; Retry-After is when enough of the last day's uploads have aged out."""
     limit = settings.upload_max_bytes_per_day
-    announced = session.execute(
-        select(Upload.created_at, Upload.max_size)
-        .where(Upload.owner == owner, Upload.created_at > now - DAY)
-        .order_by(Upload.created_at)
-    ).all()
-    used = sum(row.max_size for row in announced)
+    announced = _counted(session, owner, now)
+    used = sum(row.bytes for row in announced)
     if used + size <= limit:
         return
     # The earliest moment enough of the last day's announcements have aged out for this one to fit
-    # (the caller refused a size above the whole daily quota, so one always does).
-    freed = 0
+    # (a day from now when even that is not enough: a reservation growing past the whole quota).
+    retry_at, freed = now + DAY, 0
     for row in announced:
-        freed += row.max_size
+        freed += row.bytes
         if used - freed + size <= limit:
+            retry_at = row.created_at + DAY
             break
     raise QuotaExceeded(
         f"{used} of the {limit} bytes an owner may announce per day are taken",
-        _seconds_until(row.created_at + DAY, now),
+        _seconds_until(retry_at, now),
     )
+
+
+def check(session: Session, settings: Settings, owner: str, size: int, now: datetime) -> None:
+    """Raise QuotaExceeded when announcing ``size`` (at most the daily quota) more bytes would break
+    one of the owner's quotas (open uploads, bytes per day), counted under the owner's lock."""
+    lock(session, owner)
+    check_open(session, settings, owner, now)
+    check_bytes(session, settings, owner, size, now)

@@ -1,0 +1,428 @@
+"""Companion's S3 routes, as Uppy's @uppy/aws-s3 calls them, on the same intents, quotas and lifecycle.
+
+Uppy never says how big a file is: a single upload gets a POST form whose policy caps it at the
+single-request bound, and a multipart upload is bounded when each part is signed (by the part number
+and the parts S3 already holds) and fixed to the exact sum of its parts at completion.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from landing.db.models import Upload
+from landing.settings import SINGLE_REQUEST_MAX, Settings
+from landing.uploads import intents, lifecycle, presign, quotas
+from landing.uploads.intents import ANONYMOUS, UploadError, bad_request
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# S3: part numbers 1..10,000; every part but the last at least 5 MiB.
+MAX_PART_NUMBER = 10_000
+PARAMS_QUERY = frozenset({"filename", "type"})
+METADATA_PARAMETER = re.compile(r"metadata\[([^\]]*)\]")
+CREATE_FIELDS = frozenset({"filename", "type", "metadata"})
+# Uppy sends every meta field of a file by default; these repeat the filename and type given anyway.
+UPPY_META = frozenset({"name", "type"})
+
+
+def single_bound(settings: Settings, owner: str) -> int:
+    """The most bytes one POST form from GET /s3/params accepts: larger files go multipart."""
+    return min(settings.multipart_threshold, SINGLE_REQUEST_MAX, upload_bound(settings, owner))
+
+
+def upload_bound(settings: Settings, owner: str) -> int:
+    """The most bytes one upload may have, however it is sent."""
+    bound = min(settings.upload_max_size, settings.upload_max_bytes_per_day)
+    return min(bound, settings.anonymous_max_size) if owner == ANONYMOUS else bound
+
+
+def limits(settings: Settings, owner: str) -> dict[str, Any]:
+    """GET /s3/limits: what a client must respect, so it can choose single or multipart and a part size."""
+    return {
+        "single_max_size": single_bound(settings, owner),
+        "max_size": upload_bound(settings, owner),
+        "min_part_size": presign.MIN_PART_SIZE,
+        "max_parts": MAX_PART_NUMBER,
+        "part_size": settings.multipart_part_size,
+        "max_bytes_per_day": settings.upload_max_bytes_per_day,
+        "allowed_content_types": sorted(settings.allowed_content_types),
+    }
+
+
+def _filename(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > intents.MAX_FILENAME_CHARS:
+        raise bad_request(
+            "invalid_filename", f"filename must be a string of 1 to {intents.MAX_FILENAME_CHARS} characters"
+        )
+    return value
+
+
+def _metadata(raw: Mapping[str, object], *, from_query: bool) -> dict[str, str]:
+    """Uppy's meta fields as S3 metadata: names lower-cased (S3 stores them so), the repeated name and
+    type left out, and a missing value (JSON null; the text "null" in a query string, which is how
+    Uppy writes it there) left out; everything else follows POST /uploads' rules."""
+    kept: dict[str, object] = {}
+    for name, value in raw.items():
+        lowered = name.lower()
+        if lowered in UPPY_META or value is None or (from_query and value == "null"):
+            continue
+        kept[lowered] = value
+    return intents.parse_metadata(kept)
+
+
+def _reserve(session: Session, settings: Settings, owner: str, wanted: int, now: datetime) -> int:
+    """Under the owner's quota lock: refuse a new upload beyond the open-uploads quota, and reserve up to
+    ``wanted`` bytes of the day's quota (less when less is left; none left is a 429)."""
+    try:
+        quotas.lock(session, owner)
+        quotas.check_open(session, settings, owner, now)
+        granted = min(wanted, quotas.available(session, settings, owner, now))
+        if granted < 1:
+            quotas.check_bytes(session, settings, owner, 1, now)
+    except quotas.QuotaExceeded as exceeded:
+        raise UploadError(429, "quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
+    return granted
+
+
+def _grow(session: Session, settings: Settings, row: Upload, size: int, now: datetime) -> None:
+    """Raise the bytes an upload reserves to ``size``, within the owner's daily quota (429 otherwise)."""
+    if size <= row.max_size:
+        return
+    try:
+        quotas.lock(session, row.owner)
+        quotas.check_bytes(session, settings, row.owner, size - row.max_size, now)
+    except quotas.QuotaExceeded as exceeded:
+        raise UploadError(429, "quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
+    row.max_size = size
+
+
+def _new_upload(
+    settings: Settings, owner: str, filename: str, content_type: str, metadata: dict[str, str], now: datetime
+) -> Upload:
+    if not settings.bucket_name:
+        raise UploadError(500, "not_configured", "BUCKET_NAME is not configured")
+    upload_id = uuid.uuid4()
+    return Upload(
+        id=upload_id,
+        bucket=settings.bucket_name,
+        key=intents.new_key(settings, owner, upload_id, filename),
+        content_type=content_type,
+        owner=owner,
+        status="pending",
+        created_at=now,
+        filename="".join(c for c in filename if c.isprintable()),
+        user_metadata=metadata or None,
+        size_announced=False,
+    )
+
+
+def params(
+    session: Session,
+    client: S3Client,
+    settings: Settings,
+    owner: str,
+    query: Mapping[str, str],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """GET /s3/params?filename=&type=&metadata[name]=: a pending upload and its presigned POST form.
+
+    The policy allows 1..single_bound bytes (less when less of the day's quota is left), the exact
+    key, the type and the metadata; the upload reserves that bound until its object arrives.
+    """
+    metadata_raw: dict[str, object] = {}
+    for name, value in query.items():
+        match = METADATA_PARAMETER.fullmatch(name)
+        if match:
+            metadata_raw[match.group(1)] = value
+        elif name not in PARAMS_QUERY:
+            raise bad_request("unknown_parameter", f"unknown query parameter {name[:64]!r}")
+    filename = _filename(query.get("filename"))
+    content_type = intents.parse_content_type(query.get("type") or "", settings)
+    metadata = _metadata(metadata_raw, from_query=True)
+    now = now or datetime.now(UTC)
+    row = _new_upload(settings, owner, filename, content_type, metadata, now)
+    row.max_size = _reserve(session, settings, owner, single_bound(settings, owner), now)
+    row.method = "POST"
+    expires_s = settings.presign_expires_s
+    row.expires_at = now + timedelta(seconds=expires_s)
+    signed = presign.post(
+        client,
+        bucket=row.bucket,
+        key=row.key,
+        content_type=content_type,
+        max_size=row.max_size,
+        upload_id=str(row.id),
+        metadata=metadata,
+        expires_s=expires_s,
+    )
+    session.add(row)
+    session.flush()
+    return {"method": "POST", "url": signed.url, "fields": signed.fields, "headers": {}, "expires": expires_s}
+
+
+def create_multipart(
+    session: Session,
+    client: S3Client,
+    settings: Settings,
+    owner: str,
+    body: object,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """POST /s3/multipart {filename, type, metadata}: a pending multipart upload; {key, uploadId, bucket}.
+
+    uploadId is the upload's id (GET /uploads/{id} tells its verdict); S3's own id never leaves the
+    server. It reserves one minimal part of the day's quota until parts are signed.
+    """
+    if not isinstance(body, Mapping):
+        raise bad_request("invalid_body", "the body must be a JSON object")
+    unknown = sorted(set(body) - CREATE_FIELDS)
+    if unknown:
+        raise bad_request("unknown_field", f"unknown field(s): {', '.join(map(str, unknown))[:200]}")
+    filename = _filename(body.get("filename"))
+    raw_type = body.get("type")
+    if not isinstance(raw_type, str):
+        raise bad_request("invalid_content_type", "type must be a string")
+    content_type = intents.parse_content_type(raw_type, settings)
+    raw_metadata = body.get("metadata")
+    if raw_metadata is not None and not isinstance(raw_metadata, Mapping):
+        raise bad_request("invalid_metadata", "metadata must be an object of string values")
+    metadata = _metadata(raw_metadata or {}, from_query=False)
+    now = now or datetime.now(UTC)
+    row = _new_upload(settings, owner, filename, content_type, metadata, now)
+    row.max_size = _reserve(
+        session, settings, owner, min(upload_bound(settings, owner), presign.MIN_PART_SIZE), now
+    )
+    row.method = "MULTIPART"
+    row.expires_at = now + timedelta(seconds=settings.multipart_presign_expires_s)
+    row.multipart_upload_id = presign.create_multipart(
+        client,
+        bucket=row.bucket,
+        key=row.key,
+        content_type=content_type,
+        upload_id=str(row.id),
+        metadata=metadata,
+    )
+    session.add(row)
+    session.flush()
+    return {"key": row.key, "uploadId": str(row.id), "bucket": row.bucket}
+
+
+def _open(session: Session, owner: str, raw_id: object, query: Mapping[str, str], now: datetime) -> Upload:
+    """The caller's pending multipart upload named by uploadId and ?key=, locked."""
+    key = query.get("key")
+    if not key:
+        raise bad_request("missing_key", 'the object key must be passed as a query parameter: "?key=..."')
+    row = intents.open_multipart(session, owner, intents.parse_id(raw_id), now)
+    if row.key != key:
+        # The key is part of the name: a mismatch is another upload, which does not exist.
+        raise intents.not_found(raw_id)
+    return row
+
+
+def _part_number(raw: object) -> int:
+    text = str(raw)
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PART_NUMBER:
+        raise bad_request("invalid_part_number", f"the part number must be 1 to {MAX_PART_NUMBER}")
+    return int(text)
+
+
+def _parts(client: S3Client, row: Upload) -> list[dict[str, Any]]:
+    assert row.multipart_upload_id is not None
+    return presign.list_parts(
+        client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id
+    )
+
+
+def sign_part(
+    session: Session,
+    client: S3Client,
+    settings: Settings,
+    owner: str,
+    raw_id: object,
+    raw_number: object,
+    query: Mapping[str, str],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """GET /s3/multipart/{uploadId}/{partNumber}?key=: a presigned UploadPart; {url, expires}.
+
+    An announced size signs the part's exact length. Without one, no part is signed that the upload
+    could only need beyond its bound (every earlier part is at least 5 MiB), nor once the parts S3
+    already holds reach it, and the upload's reservation grows with them within the daily quota.
+    """
+    number = _part_number(raw_number)
+    now = now or datetime.now(UTC)
+    row = _open(session, owner, raw_id, query, now)
+    length: int | None = None
+    if row.size_announced:
+        part_size = presign.part_size_for(row.max_size, settings.multipart_part_size)
+        if number > math.ceil(row.max_size / part_size):
+            raise bad_request(
+                "invalid_part_number", f"upload {row.id} has {math.ceil(row.max_size / part_size)} parts"
+            )
+        length = min(part_size, row.max_size - (number - 1) * part_size)
+    else:
+        bound = upload_bound(settings, owner)
+        if (number - 1) * presign.MIN_PART_SIZE >= bound:
+            raise UploadError(
+                413,
+                "too_large",
+                f"part {number} would make the upload at least {(number - 1) * presign.MIN_PART_SIZE + 1} "
+                f"bytes (every part but the last has 5 MiB or more): above the maximum of {bound} bytes",
+            )
+        sizes = {int(part["PartNumber"]): int(part["Size"]) for part in _parts(client, row)}
+        held = sum(size for part, size in sizes.items() if part != number)
+        if held >= bound:
+            raise UploadError(
+                413, "too_large", f"the parts sent add up to {held} bytes: the maximum is {bound} bytes"
+            )
+        largest = max([presign.MIN_PART_SIZE, *sizes.values()])
+        _grow(session, settings, row, min(bound, held + largest), now)
+    expires_s = settings.multipart_presign_expires_s
+    # A freshly signed part keeps the upload open as long as its URL works.
+    row.expires_at = max(row.expires_at, now + timedelta(seconds=expires_s))
+    assert row.multipart_upload_id is not None
+    url = presign.part_url(
+        client,
+        bucket=row.bucket,
+        key=row.key,
+        multipart_upload_id=row.multipart_upload_id,
+        part_number=number,
+        expires_s=expires_s,
+        length=length,
+    )
+    session.flush()
+    return {"url": url, "expires": expires_s}
+
+
+def list_parts(
+    session: Session,
+    client: S3Client,
+    owner: str,
+    raw_id: object,
+    query: Mapping[str, str],
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """GET /s3/multipart/{uploadId}?key=: the parts S3 holds, [{PartNumber, Size, ETag}] (ETag quoted,
+    as S3 lists it), so a client resumes where it stopped."""
+    row = _open(session, owner, raw_id, query, now or datetime.now(UTC))
+    return [
+        {"PartNumber": int(part["PartNumber"]), "Size": int(part["Size"]), "ETag": str(part["ETag"])}
+        for part in _parts(client, row)
+    ]
+
+
+def _completed_parts(body: object) -> list[tuple[int, str]]:
+    message = 'the body must be {"parts": [{"PartNumber": 1, "ETag": "..."}, ...]}, part numbers ascending'
+    if not isinstance(body, Mapping) or set(body) != {"parts"} or not isinstance(body["parts"], list):
+        raise bad_request("invalid_parts", message)
+    parts: list[tuple[int, str]] = []
+    for part in body["parts"]:
+        if not isinstance(part, Mapping) or set(part) != {"PartNumber", "ETag"}:
+            raise bad_request("invalid_parts", message)
+        number, etag = part["PartNumber"], part["ETag"]
+        if isinstance(number, bool) or not isinstance(number, int) or not isinstance(etag, str) or not etag:
+            raise bad_request("invalid_parts", message)
+        if parts and number <= parts[-1][0]:
+            raise bad_request("invalid_parts", message)
+        parts.append((number, etag))
+    if not parts:
+        raise bad_request("invalid_parts", message)
+    return parts
+
+
+def object_url(client: S3Client, bucket: str, key: str) -> str:
+    """The object's URL in the client's addressing style (what S3's Location says), unsigned."""
+    signed = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=1)
+    return signed.split("?", 1)[0]
+
+
+def complete(
+    session: Session,
+    client: S3Client,
+    settings: Settings,
+    owner: str,
+    raw_id: object,
+    query: Mapping[str, str],
+    body: object,
+    now: datetime | None = None,
+) -> dict[str, Any] | UploadError:
+    """POST /s3/multipart/{uploadId}/complete?key= {parts}: {location, key, bucket}.
+
+    The parts' sizes come from S3 (ListParts), never from the client: their sum is the upload's exact
+    size from now on (ingest rejects any other), checked against the bound and the daily quota.
+    Parts above the bound end the upload: it is aborted in S3 and rejected, and the refusal is
+    *returned* so that the caller commits that decision before answering it.
+    """
+    parts = _completed_parts(body)
+    now = now or datetime.now(UTC)
+    row = _open(session, owner, raw_id, query, now)
+    sizes = {int(part["PartNumber"]): int(part["Size"]) for part in _parts(client, row)}
+    missing = [number for number, _ in parts if number not in sizes]
+    if missing:
+        raise bad_request("invalid_parts", f"S3 holds no part {missing[0]} of this upload")
+    total = sum(sizes[number] for number, _ in parts)
+    if row.size_announced:
+        if total != row.max_size:
+            raise bad_request(
+                "invalid_parts", f"the parts add up to {total} bytes, not the {row.max_size} announced"
+            )
+    else:
+        bound = upload_bound(settings, owner)
+        if total > bound:
+            return _reject_too_large(
+                session, client, row, f"the parts add up to {total} bytes, more than the maximum of {bound}"
+            )
+        _grow(session, settings, row, total, now)
+        row.max_size = total
+    session.flush()
+    assert row.multipart_upload_id is not None
+    from botocore.exceptions import ClientError
+
+    # The row stays locked while S3 assembles the parts, so a concurrent abort or expiry waits.
+    try:
+        presign.complete_multipart(
+            client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id, parts=parts
+        )
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", "S3Error"))
+        raise bad_request("s3_" + re.sub(r"(?<!^)(?=[A-Z])", "_", code).lower(), str(error)) from None
+    return {"location": object_url(client, row.bucket, row.key), "key": row.key, "bucket": row.bucket}
+
+
+def _reject_too_large(session: Session, client: S3Client, row: Upload, reason: str) -> UploadError:
+    assert row.multipart_upload_id is not None
+    presign.abort_multipart(
+        client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id
+    )
+    rejected = session.execute(
+        update(Upload)
+        .where(Upload.id == row.id, Upload.status == "pending")
+        .values(status="rejected", multipart_upload_id=None, rejection_reason=reason)
+        .returning(Upload.id)
+    ).scalars()
+    lifecycle.note_changed(session, rejected)
+    return UploadError(413, "too_large", f"{reason}; the upload is rejected and its parts deleted")
+
+
+def abort(
+    session: Session,
+    client: S3Client,
+    owner: str,
+    raw_id: object,
+    query: Mapping[str, str],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """DELETE /s3/multipart/{uploadId}?key=: abort in S3 (parts deleted); the upload becomes expired."""
+    now = now or datetime.now(UTC)
+    _open(session, owner, raw_id, query, now)
+    intents.abort(session, client, owner, raw_id, now)
+    return {}
