@@ -152,7 +152,8 @@ def params(
     row = _new_upload(settings, owner, filename, content_type, metadata, now)
     row.max_size = _reserve(session, settings, owner, single_bound(settings, owner), now)
     row.method = "POST"
-    expires_s = settings.presign_expires_s
+    # A form cannot be made conditional (If-None-Match): it lives only as long as sending needs.
+    expires_s = settings.post_presign_expires_s
     row.expires_at = now + timedelta(seconds=expires_s)
     signed = presign.post(
         client,
