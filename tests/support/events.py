@@ -183,3 +183,59 @@ def guardduty_event(
             },
         },
     }
+
+
+def sns_event(*messages: str | dict[str, Any], topic: str = "landing-s3-events") -> dict[str, Any]:
+    """S3 -> SNS -> Lambda as Lambda delivers it (https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html):
+    each message a JSON string in Records[].Sns.Message."""
+    records = []
+    for message in messages:
+        records.append(
+            {
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"arn:aws:sns:us-east-1:123456789012:{topic}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "SignatureVersion": "1",
+                    "Timestamp": "2026-11-26T10:00:01.000Z",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-EXAMPLE.pem",
+                    "MessageId": str(uuid.uuid4()),
+                    "Message": message if isinstance(message, str) else json.dumps(message),
+                    "MessageAttributes": {},
+                    "Type": "Notification",
+                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&EXAMPLE",
+                    "TopicArn": f"arn:aws:sns:us-east-1:123456789012:{topic}",
+                    "Subject": "Amazon S3 Notification",
+                },
+            }
+        )
+    return {"Records": records}
+
+
+def metadata_record(
+    key: str,
+    event_name: str,
+    *,
+    bucket: str = "example-bucket",
+    etag: str | None = None,
+    version_id: str | None = None,
+    request_id: str = "8NZP164VNA76D82R",
+    event_time: str = "2026-11-26T10:05:00.000Z",
+) -> dict[str, Any]:
+    """A metadata-update notification record (ObjectTagging:Put, ObjectAcl:Put, ObjectRestore:Post...):
+    version 2.3 of AWS's documented structure (notification-content-structure.html), the object named by
+    key, eTag and versionId and no sequencer ("only used with PUTs and DELETEs")."""
+    record = s3_record(
+        key,
+        bucket=bucket,
+        event_name=event_name,
+        sequencer=None,
+        version_id=version_id,
+        request_id=request_id,
+        event_time=event_time,
+    )
+    record["eventVersion"] = "2.3"
+    if etag is not None:
+        record["s3"]["object"]["eTag"] = etag
+    return record

@@ -195,3 +195,57 @@ def test_null_version_is_stored_as_no_version():
 def test_eventbridge_deletion_type_says_whether_a_version_was_removed(deletion_type, removes_version):
     event = eventbridge_event("k", detail_type="Object Deleted", version_id="v1", deletion_type=deletion_type)
     assert s3events.from_eventbridge(event).records[0].removes_version is removes_version
+
+
+def test_refusal_of_a_foreign_eventbridge_event_names_its_source_and_type():
+    event = {"version": "0", "source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification"}
+    with pytest.raises(s3events.InvalidEvent) as refused:
+        s3events.detect(event)
+    assert "'aws.ec2'" in str(refused.value)
+    assert "EC2 Instance State-change Notification" in str(refused.value)
+
+
+def test_refusal_of_a_record_without_event_name_says_what_it_got():
+    with pytest.raises(s3events.InvalidEvent) as refused:
+        s3events.from_s3_notification({"Records": [{"EventSource": "aws:kinesis", "kinesis": {}}]}, "s3")
+    assert "Records[0]" in str(refused.value)
+    assert "aws:kinesis" in str(refused.value) and "kinesis" in str(refused.value)
+
+
+def test_sns_records_carry_the_s3_notification_in_their_message():
+    from tests.support.events import sns_event
+
+    event = sns_event(s3_event(s3_record("via+sns")))
+    assert s3events.detect(event) == "sns"
+    (record,) = s3events.from_sns(event).records
+    assert (record.key, record.source) == ("via sns", "s3")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "not json",
+        json.dumps({"AlarmName": "cpu", "NewStateValue": "ALARM"}),
+        json.dumps(
+            {"source": "aws.guardduty", "detail-type": "GuardDuty Malware Protection Object Scan Result"}
+        ),
+    ],
+)
+def test_sns_message_that_is_not_an_s3_notification_is_refused_naming_the_topic(message):
+    from tests.support.events import sns_event
+
+    with pytest.raises(s3events.InvalidEvent) as refused:
+        s3events.from_sns(sns_event(message, topic="alarms"))
+    assert "Records[0].Sns.Message" in str(refused.value) and "alarms" in str(refused.value)
+
+
+def test_metadata_updates_have_a_sequence_shared_by_both_paths():
+    notification = s3events.from_s3_notification(
+        s3_event(s3_record("k", event_name="ObjectTagging:Put", sequencer=None, request_id="R1")), "s3"
+    ).records[0]
+    bridged = eventbridge_event("k", detail_type="Object Tags Added")
+    bridged["detail"]["request-id"] = "R1"
+    bridged["detail"]["object"].pop("version-id")
+    eventbridge = s3events.from_eventbridge(bridged).records[0]
+    assert notification.record_type == eventbridge.record_type == "UPDATE_METADATA"
+    assert notification.sequencer == eventbridge.sequencer and len(notification.sequencer) == 32
