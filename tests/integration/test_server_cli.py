@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -46,7 +48,7 @@ def test_upload_through_the_api_and_moto_ends_uploaded(served: Served, clean_db)
         timeout=10,
     )
     assert sent.status_code == 204, sent.text
-    assert sent.headers["Access-Control-Allow-Origin"] in ("*", served.url)
+    assert sent.headers["Access-Control-Allow-Origin"] == served.url
 
     def decided() -> str | None:
         status = requests.get(f"{served.url}/uploads/{intent['id']}", timeout=5).json()["status"]
@@ -78,3 +80,58 @@ def test_sigterm_stops_the_server_cleanly():
     with landing_serve() as server:
         pass
     assert server.output().rstrip().endswith("landing serve: stopped")
+
+
+def moto_endpoint(served: Served) -> str:
+    match = re.search(r"S3 \+ SQS\s+(http://\S+) \(moto\)", served.output())
+    assert match, served.output()
+    return match.group(1)
+
+
+EVIL = "https://evil.example"
+
+
+def test_another_sites_page_cannot_list_read_or_write_the_local_bucket(served: Served, clean_db):
+    """moto checks no credentials: a page the developer visits must not reach it through the browser."""
+    s3 = moto_endpoint(served)
+    listing = f"{s3}/landing-demo?list-type=2"
+    assert requests.get(listing, timeout=5).status_code == 200  # boto3 and the CLI send no Origin
+
+    listed = requests.get(listing, headers={"Origin": EVIL}, timeout=5)
+    planted = requests.put(f"{s3}/landing-demo/planted.txt", data=b"x", headers={"Origin": EVIL}, timeout=5)
+    preflight = requests.options(
+        f"{s3}/landing-demo/planted.txt",
+        headers={"Origin": EVIL, "Access-Control-Request-Method": "PUT"},
+        timeout=5,
+    )
+
+    for answer in (listed, planted, preflight):
+        assert answer.status_code == 403, answer.text
+        assert "Access-Control-Allow-Origin" not in answer.headers
+    assert requests.head(f"{s3}/landing-demo/planted.txt", timeout=5).status_code == 404
+
+
+def test_a_dns_rebound_name_cannot_reach_the_local_bucket(served: Served):
+    """evil.example resolving to 127.0.0.1 makes the page same-origin with moto: the Host gives it away."""
+    s3 = moto_endpoint(served)
+    port = urlsplit(s3).port
+    rebound = requests.get(
+        f"{s3}/landing-demo?list-type=2", headers={"Host": f"evil.example:{port}"}, timeout=5
+    )
+    assert rebound.status_code == 421
+    assert b"ListBucketResult" not in rebound.content
+
+
+def test_the_pages_own_origin_may_upload_to_the_local_bucket(served: Served):
+    """The guard lets the page's origin through, and the bucket's CORS names it (as on AWS)."""
+    s3 = moto_endpoint(served)
+    preflight = requests.options(
+        f"{s3}/landing-demo/uploads/anonymous/new-part",
+        headers={"Origin": served.url, "Access-Control-Request-Method": "PUT"},
+        timeout=5,
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == served.url
+    rules = requests.get(f"{s3}/landing-demo?cors", timeout=5).text
+    assert f"<AllowedOrigin>{served.url}</AllowedOrigin>" in rules
+    assert "<AllowedOrigin>*</AllowedOrigin>" not in rules

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import CORSConfigurationTypeDef
 
 DEMO_BUCKET = "landing-demo"
 DEMO_QUEUE = "landing-demo-ingest"
@@ -17,19 +20,21 @@ DEMO_FILES = {
 }
 
 
-# Browsers POST forms and PUT parts straight to the bucket, and multipart clients must read each
-# part's ETag; the deployed bucket carries the same rules (template.yaml).
-BUCKET_CORS = {
-    "CORSRules": [
-        {
-            "AllowedOrigins": ["*"],
-            "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
-            "AllowedHeaders": ["*"],
-            "ExposeHeaders": ["ETag"],
-            "MaxAgeSeconds": 3000,
-        }
-    ]
-}
+def bucket_cors(origins: list[str]) -> CORSConfigurationTypeDef:
+    """The bucket's CORS for the local upload page: browsers POST forms and PUT parts straight to the
+    bucket, and multipart clients must read each part's ETag. Only the page's own origins, as the
+    deployed bucket allows only CorsAllowedOrigins (template.yaml)."""
+    return {
+        "CORSRules": [
+            {
+                "AllowedOrigins": origins,
+                "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["ETag", "x-amz-version-id"],
+                "MaxAgeSeconds": 3000,
+            }
+        ]
+    }
 
 
 def setup_bucket(s3: Any, sqs: Any, bucket: str = DEMO_BUCKET, queue: str = DEMO_QUEUE) -> str:
@@ -39,7 +44,6 @@ def setup_bucket(s3: Any, sqs: Any, bucket: str = DEMO_BUCKET, queue: str = DEMO
     existing = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
     if bucket not in existing:
         s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=BUCKET_CORS)
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={
@@ -228,7 +232,7 @@ def run() -> int:
     if clean and infected:
         verdicts = malware_verdicts(s3, [(clean, "NO_THREATS_FOUND"), (infected, "THREATS_FOUND")])
     published = lifecycle_events(sqs, events_queue_url)
-    server.stop()  # type: ignore[attr-defined]
+    server.stop()
     expected = [("uploaded", "NO_THREATS_FOUND"), ("quarantined", "THREATS_FOUND")]
     ok = [(v["status"], v["scan_status"]) for v in verdicts] == expected
     # Both uploads completed, then one was quarantined: three lifecycle events.

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 from landing.lambda_context import local_context
 from landing.local import apigw
 from landing.local.authorizer import JwtAuthorizer, unauthorized
+from landing.local.moto_server import LOOPBACK_HOSTS
 
 log = logging.getLogger("landing.serve")
 
@@ -38,8 +39,6 @@ SCHEDULED_EVENT = {
     "detail": {},
 }
 
-# Host names a browser uses for this machine; any other Host header is a DNS-rebinding attempt.
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # Far above any API request (a multipart complete with 2,000 parts is ~200 KB); bytes go to S3.
 MAX_BODY_BYTES = 1024**2
 # Sent with every answer: no framing (clickjacking), no MIME sniffing, no referrer to other sites.
@@ -346,6 +345,15 @@ def allowed_hosts(host: str) -> frozenset[str] | None:
     return None if wildcard else LOOPBACK_HOSTS | {bound}
 
 
+def page_origins(host: str, port: int) -> list[str]:
+    """The origins a browser on this machine gives the page: its loopback names, and the bound address."""
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    bound = host.strip("[]").lower()
+    if bound not in LOOPBACK_HOSTS and allowed_hosts(host) is not None:
+        names.append(f"[{bound}]" if ":" in bound else bound)
+    return [f"http://{name}:{port}" for name in names]
+
+
 def exposed_warning(host: str) -> str:
     line = "!" * 78
     return "\n".join(
@@ -416,6 +424,10 @@ def run(
         host, port, application, threaded=True, request_handler=JsonErrorsRequestHandler
     )
     url = f"http://{host}:{server.server_port}"
+    # Only the page may drive moto from a browser, and only as the bucket's CORS allows (moto_server.Guard).
+    origins = page_origins(host, server.server_port)
+    moto.allow_origins(origins)
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=demo.bucket_cors(origins))
     background = Background(invoker, sqs, queue_url, sweep_s=sweep_s, events_queue_url=events_queue_url)
     background.start()
     database = make_url(get_settings().url).render_as_string(hide_password=True)
@@ -432,6 +444,6 @@ def run(
     finally:
         server.server_close()
         background.stop()
-        moto.stop()  # type: ignore[attr-defined]
+        moto.stop()
         print("landing serve: stopped", flush=True)
     return 0
