@@ -20,7 +20,7 @@ export SAM_CLI_TELEMETRY := 0
 PORT ?= 3000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run serve browser page demo test unit lint typecheck templates sam-local bench bench-scale mutate test-under-load clean
+.PHONY: setup run serve browser page demo test unit lint typecheck templates sam-local bench bench-scale mutate soak test-under-load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,14 @@ test: setup lint typecheck templates checkov browser
 ## mutate: break each core guard on purpose (in a copy) and check the tests catch it; minutes, not in `make test`
 mutate: setup
 	$(BIN)/python -m tests.mutate
+
+## soak: EVENTS (1,000,000) S3 events through the real handler by WORKERS (4) processes, faults injected
+## while it runs, checked against a model; prints one line (details in .local/soak/report.json). Not in
+## `make test`, which runs a 3,000-event version (tests/soak/test_soak_smoke.py). See docs/reliability.md.
+EVENTS ?= 1000000
+WORKERS ?= 4
+soak: setup
+	$(BIN)/python -m tests.soak.run --events $(EVENTS) --workers $(WORKERS)
 
 ## test-under-load: make test RUNS times in a row (10) while every core is kept busy; an hour or more, not in `make test`
 RUNS ?= 10

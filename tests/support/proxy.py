@@ -1,4 +1,4 @@
-"""A TCP proxy on 127.0.0.1 that can go silent (stop forwarding, keep sockets open) or cut every link."""
+"""A TCP proxy on 127.0.0.1 that can go silent, pause, refuse new clients or cut every link."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ class Proxy:
     every byte after are swallowed, no FIN or RST is sent, connections made meanwhile are accepted
     and never answered, and links that went silent stay dead (like a lost NAT entry) after
     ``restore()``. ``cut()`` resets every open link at once (a crashed peer or middlebox).
+    ``pause()`` stops forwarding without losing anything: bytes wait in the kernel's buffers, new
+    clients wait unanswered, and ``resume()`` carries on where it stopped (a stalled database host or
+    path). ``refuse()`` resets every new client until ``restore()`` (the path is down, no listener).
     """
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
@@ -27,6 +30,9 @@ class Proxy:
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._silent = False
+        self._refusing = False
+        self._paused = threading.Event()
+        self._paused.set()  # set = forwarding
         self._closed = False
         self._links: list[_Link] = []
         self._held: list[socket.socket] = []
@@ -42,6 +48,17 @@ class Proxy:
     def restore(self) -> None:
         with self._lock:
             self._silent = False
+            self._refusing = False
+
+    def refuse(self) -> None:
+        with self._lock:
+            self._refusing = True
+
+    def pause(self) -> None:
+        self._paused.clear()
+
+    def resume(self) -> None:
+        self._paused.set()
 
     def cut(self) -> None:
         with self._lock:
@@ -56,6 +73,7 @@ class Proxy:
 
     def close(self) -> None:
         self._closed = True
+        self._paused.set()
         with contextlib.suppress(OSError):
             self._listener.close()
         self.cut()
@@ -75,21 +93,34 @@ class Proxy:
                 if self._silent:
                     self._held.append(client)  # accepted, never answered
                     continue
+                refusing = self._refusing
+            if refusing:
+                _reset(client)
+                continue
+            self._paused.wait()  # a paused path answers a new client when it resumes
             try:
                 upstream = socket.create_connection(self.upstream, timeout=5)
             except OSError:
                 client.close()
                 continue
-            link = _Link(client, upstream)
+            link = _Link(client, upstream, self._paused)
             with self._lock:
                 self._links.append(link)
             link.start()
 
 
+def _reset(sock: socket.socket) -> None:
+    """Close with RST (SO_LINGER 0), the way a crashed peer looks on the wire."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+
+
 class _Link:
-    def __init__(self, client: socket.socket, upstream: socket.socket) -> None:
+    def __init__(self, client: socket.socket, upstream: socket.socket, forwarding: threading.Event) -> None:
         self.client = client
         self.upstream = upstream
+        self.forwarding = forwarding
         self.silent = False
         self.done = False
 
@@ -100,14 +131,14 @@ class _Link:
         """Close both ends with RST (SO_LINGER 0), the way a crashed peer looks on the wire."""
         self.done = True
         for sock in (self.client, self.upstream):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                sock.close()
+            _reset(sock)
 
     def _pump(self) -> None:
         peers = {self.client: self.upstream, self.upstream: self.client}
         try:
             while not self.done:
+                if not self.forwarding.wait(0.05):
+                    continue  # paused: read nothing, so bytes queue up in the kernel on both sides
                 readable, _, _ = select.select(list(peers), [], [], 0.05)
                 for sock in readable:
                     data = sock.recv(65536)

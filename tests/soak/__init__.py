@@ -1,0 +1,1 @@
+"""make soak: a long run against a model, with faults."""
