@@ -727,3 +727,10 @@ def test_every_checkov_finding_left_open_says_why(template):
     for name, skip in skips:
         assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (name, skip)
         assert len(skip.get("comment", "")) >= 60, (name, skip)
+
+
+def test_the_databases_own_log_leaves_out_the_values_of_failed_rows():
+    """PostgreSQL logs an error's DETAIL (the conflicting key, the failing row) unless terse."""
+    template = cfn.database_template()
+    group = cfn.resources(template, "AWS::RDS::DBParameterGroup")["DatabaseParameterGroup"]["Properties"]
+    assert group["Parameters"]["log_error_verbosity"] == "terse"
