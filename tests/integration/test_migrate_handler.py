@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from alembic.script import ScriptDirectory
 
+from landing import custom_resource
 from landing.db import migrate
 from landing.handlers import migrate as migrate_handler
 from landing.lambda_context import local_context
@@ -139,7 +140,7 @@ def test_a_migration_that_outlives_the_function_is_reported_before_the_timeout(r
         return head_revision()
 
     monkeypatch.setattr(migrate, "upgrade", slow)
-    monkeypatch.setattr(migrate_handler, "DEADLINE_MARGIN_S", 0.0)
+    monkeypatch.setattr(custom_resource, "DEADLINE_MARGIN_S", 0.0)
     context = local_context("MigrateFunction", timeout_s=0.3)
 
     worker = threading.Thread(
@@ -158,7 +159,7 @@ def test_a_migration_that_outlives_the_function_is_reported_before_the_timeout(r
 
 
 def test_an_undeliverable_answer_raises_so_lambda_retries(monkeypatch):
-    monkeypatch.setattr(migrate_handler.time, "sleep", lambda s: None)
+    monkeypatch.setattr(custom_resource.time, "sleep", lambda s: None)
     with pytest.raises(OSError):
         migrate_handler.handler(
             cfn_event("Delete", "http://127.0.0.1:9/unreachable"), local_context("MigrateFunction")

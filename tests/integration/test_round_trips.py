@@ -102,11 +102,11 @@ def test_a_failed_statement_with_commit_leaves_nothing_and_the_connection_recove
             connection.execute_prepared(cursor, "INSERT INTO t SELECT 1 / %s", (0,), commit=True)
         assert failed.value.args[0]["C"] == "22012"
         # The server skipped the COMMIT: the transaction is aborted until the usual ROLLBACK.
-        assert connection._in_transaction
+        assert connection.in_transaction
         connection.rollback()
 
         connection.execute_prepared(cursor, "INSERT INTO t SELECT 10 / %s", (5,), commit=True)
-        assert not connection._in_transaction
+        assert not connection.in_transaction
         connection.commit()  # nothing left to commit: no round trip, no warning
         cursor.execute("SELECT n FROM t")
         assert cursor.fetchall() == ([2],)

@@ -84,6 +84,8 @@ def build_engine(settings: Settings) -> Engine:
         # A failed statement's exception (logged with its traceback) must not carry the values bound
         # to it: keys, file names, owners' identities.
         hide_parameters=True,
+        # pg8000 with fewer round trips: one-round-trip COMMIT, BEGIN sent with the first statement.
+        module=pgwire.dbapi(),
     )
     install_idle_ping(engine, settings.ping_after_idle_s)
     install_disconnect_detection(engine)
@@ -92,8 +94,9 @@ def build_engine(settings: Settings) -> Engine:
     source = dbauth.credential_source(settings)
     if source is not None:
         dbauth.install(engine, source)
-    # Fewer round trips per invocation: one-round-trip COMMIT, the write statement prepared once.
-    pgwire.install(engine, prepare=settings.database_prepared_statements)
+    # The hot-path write prepared once per connection, sent with its BEGIN and COMMIT.
+    if settings.database_prepared_statements:
+        pgwire.install(engine)
     return engine
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from types import ModuleType
+from typing import Any, TypeVar
 
-from pg8000 import legacy
+import pg8000
+from pg8000 import core, legacy
 from pg8000.converters import make_params
-from pg8000.core import BIND, EXECUTE_MSG, NULL_BYTE, PARSE, SYNC_MSG, Context, H_pack, _flush, _write, i_pack
+from pg8000.core import BIND, EXECUTE_MSG, IDLE, NULL_BYTE, PARSE, SYNC_MSG, Context, H_pack, i_pack
 from pg8000.dbapi import convert_paramstyle
 from sqlalchemy import Engine, event
+from sqlalchemy.sql.base import Executable
 
 # Execution option that marks a statement for a server-side prepared statement on each connection.
 # Only statements whose result columns never change belong here (a prepared statement keeps its
 # result type across migrations); everything else runs as pg8000 normally runs it. These are
-# protocol-level statements (Parse/Bind), which RDS Proxy multiplexes without pinning since its
-# 2023 extended-query-protocol support; SQL-level PREPARE would pin the session.
+# protocol-level (Parse/Bind) statements, not SQL PREPARE; RDS Proxy multiplexes the extended query
+# protocol since 2023 but may still pin a client connection that holds named prepared statements
+# (docs/operations.md: watch DatabaseConnectionsCurrentlySessionPinned; DATABASE_PREPARED_STATEMENTS
+# turns this off).
 PREPARE = "landing_prepare"
 # Bound per connection, so a process that builds statements dynamically cannot grow it without end.
 MAX_PREPARED = 32
@@ -24,6 +29,30 @@ STALE_STATEMENT_CODES = frozenset({"26000", "0A000"})
 # Connection-level execution option set by a unit of work that runs exactly one more statement:
 # COMMIT travels in that statement's Sync group, and the transaction's commit costs no round trip.
 COMMIT_WITH_STATEMENT = "landing_commit_with_statement"
+# pg8000 asks the server for UTF8 in its startup message, and nothing here changes client_encoding.
+CLIENT_ENCODING = "utf-8"
+
+E = TypeVar("E", bound=Executable)
+
+
+def prepared(statement: E) -> E:
+    """``statement`` marked to run prepared: its text and result columns must never change."""
+    return statement.execution_options(**{PREPARE: True})
+
+
+def _send(connection: legacy.Connection, payload: bytes) -> None:
+    """Write whole protocol messages (ending in Sync) to the server in one write, and flush.
+
+    The one place that touches pg8000's private surface (its socket and write helpers): the driver's
+    public ``send_*`` methods write each message, with a Flush after it, separately, and none puts
+    BEGIN, a statement and COMMIT in one Sync group. ``make test-driver`` (part of CI) runs the
+    round-trip and fault tests against the newest pg8000 release, so a change here shows the day it ships.
+    """
+    sock = getattr(connection, "_sock", None)
+    if sock is None:
+        raise legacy.InterfaceError("connection is closed")
+    core._write(sock, payload)
+    core._flush(sock)
 
 
 def _message(code: bytes, body: bytes) -> bytes:
@@ -44,18 +73,79 @@ COMMIT_MESSAGES = _unnamed("commit")
 NULL_PARAMETER = i_pack(-1)
 
 
+def _bind(name: bytes, params: Sequence[str | None]) -> bytes:
+    """A Bind message of text parameters (what pg8000's send_BIND sends, without its Flush)."""
+    parts = [NULL_BYTE, name, H_pack(0), H_pack(len(params))]
+    for value in params:
+        if value is None:
+            parts.append(NULL_PARAMETER)
+        else:
+            encoded = value.encode(CLIENT_ENCODING)
+            parts.append(i_pack(len(encoded)))
+            parts.append(encoded)
+    parts.append(H_pack(0))
+    return _message(BIND, b"".join(parts))
+
+
+class Cursor(legacy.Cursor):  # type: ignore[misc]
+    """pg8000's cursor that can also hold the result of a statement the connection ran prepared."""
+
+    def __init__(self, connection: Connection, paramstyle: str | None = None) -> None:
+        super().__init__(connection, paramstyle)
+        self.owner = connection
+        self._held: Context | None = None
+        self._held_rows: Iterator[Any] = iter(())
+
+    def hold(self, context: Context) -> None:
+        """Serve ``context``'s rows and description until the next ``execute``."""
+        self._held = context
+        self._held_rows = iter(context.rows or ())
+
+    def execute(self, operation: str, args: Any = (), stream: Any = None) -> Any:
+        self._held = None
+        return super().execute(operation, args, stream)
+
+    def executemany(self, operation: str, param_sets: Any) -> Any:
+        self._held = None
+        return super().executemany(operation, param_sets)
+
+    @property
+    def rowcount(self) -> int:
+        if self._held is None:
+            count: int = super().rowcount
+            return count
+        return int(self._held.row_count)
+
+    @property
+    def description(self) -> list[tuple[Any, ...]] | None:
+        if self._held is None:
+            return super().description  # type: ignore[no-any-return]
+        columns = self._held.columns
+        if not columns:
+            return None
+        return [(c["name"], c["type_oid"], None, None, None, None, None) for c in columns]
+
+    def __next__(self) -> Any:
+        if self._held is None:
+            return super().__next__()
+        return next(self._held_rows)
+
+
 class Connection(legacy.Connection):  # type: ignore[misc]
     """pg8000's DB-API connection with fewer round trips on the hot path.
 
     pg8000 runs every parameterised statement, COMMIT included, as Parse/Sync, Describe/Sync,
     Bind/Execute/Sync: three round trips, and the server parses and plans the statement again each
     time. Here COMMIT and ROLLBACK use the simple protocol (one round trip), and statements marked
-    with ``PREPARE`` are prepared once per connection and then sent as one Bind/Execute/Sync, with
-    the transaction's BEGIN in the same Sync group (so if BEGIN failed the statement would not run).
-    A unit of work that declares its last statement (``COMMIT_WITH_STATEMENT``) gets COMMIT in that
-    group too: if the statement fails, the server skips the COMMIT and the transaction is left
-    aborted for the usual ROLLBACK; if COMMIT fails, its error is the statement's.
+    with ``PREPARE`` are prepared once per connection (``prepare_statement``) and then sent as one
+    Bind/Execute/Sync, with the transaction's BEGIN in the same Sync group (so if BEGIN failed the
+    statement would not run). A unit of work that declares its last statement (``COMMIT_WITH_STATEMENT``)
+    gets COMMIT in that group too: if the statement fails, the server skips the COMMIT and the
+    transaction is left aborted for the usual ROLLBACK; if COMMIT fails, its error is the statement's.
     """
+
+    # What the server said in its last ReadyForQuery: inside a transaction block (or a failed one).
+    in_transaction = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,29 +155,33 @@ class Connection(legacy.Connection):  # type: ignore[misc]
         # run in a second transaction, outside the unit of work that was promised atomicity).
         self._committed_with_statement = False
 
-    def cursor(self) -> Any:
+    def handle_READY_FOR_QUERY(self, data: bytes, context: Any) -> None:
+        super().handle_READY_FOR_QUERY(data, context)
+        self.in_transaction = data != IDLE
+
+    def cursor(self) -> Cursor:
         if self._committed_with_statement:
             raise legacy.InterfaceError(
                 "the unit of work committed with its last statement; no statement may follow it"
             )
-        return super().cursor()
+        return Cursor(self)
 
     def commit(self) -> None:
         # Outside a transaction (COMMIT already sent with the statement, or no statement ran) the
         # server has nothing to commit: no round trip.
         self._committed_with_statement = False
-        if self._in_transaction:
+        if self.in_transaction:
             self.execute_simple("commit")
 
     def rollback(self) -> None:
         # After a COMMIT that travelled with the statement there is nothing left to roll back: the
         # block raised after its last statement, and Lambda's retry finds every event journalled.
         self._committed_with_statement = False
-        if self._in_transaction:
+        if self.in_transaction:
             self.execute_simple("rollback")
 
     def execute_prepared(
-        self, cursor: Any, operation: str, args: Sequence[Any], commit: bool = False
+        self, cursor: Cursor, operation: str, args: Sequence[Any], commit: bool = False
     ) -> None:
         """Run ``operation`` (pg8000 "format" paramstyle) on ``cursor`` as a prepared statement;
         with ``commit``, the transaction commits in the same round trip."""
@@ -100,12 +194,9 @@ class Connection(legacy.Connection):  # type: ignore[misc]
         try:
             # The whole Sync group in one buffer and one write: pg8000's send_* methods build and
             # write each message (and a Flush after each) separately, a third of the driver's CPU.
-            begin = BEGIN_MESSAGES if not self._in_transaction and not self.autocommit else b""
-            bind = self._bind(name, make_params(self.py_types, args))
-            _write(
-                self._sock, b"".join((begin, bind, EXECUTE_MSG, COMMIT_MESSAGES if commit else b"", SYNC_MSG))
-            )
-            _flush(self._sock)
+            begin = BEGIN_MESSAGES if not self.in_transaction and not self.autocommit else b""
+            bind = _bind(name, make_params(self.py_types, args))
+            _send(self, b"".join((begin, bind, EXECUTE_MSG, COMMIT_MESSAGES if commit else b"", SYNC_MSG)))
             self.handle_messages(context)
             self._committed_with_statement = commit
         except legacy.DatabaseError as error:
@@ -113,26 +204,7 @@ class Connection(legacy.Connection):  # type: ignore[misc]
             if isinstance(fields, dict) and fields.get("C") in STALE_STATEMENT_CODES:
                 self._prepared.pop(operation, None)
             raise _as_legacy_error(error) from error
-        except AttributeError:
-            if self._sock is None:
-                raise legacy.InterfaceError("connection is closed") from None
-            raise
-        cursor._context = context
-        cursor._row_iter = iter(context.rows or ())
-
-    def _bind(self, name: bytes, params: Sequence[str | None]) -> bytes:
-        """A Bind message of text parameters (what pg8000's send_BIND sends, without its Flush)."""
-        encoding = self._client_encoding
-        parts = [NULL_BYTE, name, H_pack(0), H_pack(len(params))]
-        for value in params:
-            if value is None:
-                parts.append(NULL_PARAMETER)
-            else:
-                encoded = value.encode(encoding)
-                parts.append(i_pack(len(encoded)))
-                parts.append(encoded)
-        parts.append(H_pack(0))
-        return _message(BIND, b"".join(parts))
+        cursor.hold(context)
 
     def _prepare(self, operation: str, args: Sequence[Any]) -> tuple[bytes, Any, Any, str]:
         if len(self._prepared) >= MAX_PREPARED:
@@ -159,22 +231,25 @@ def _as_legacy_error(error: Exception) -> Exception:
     return error_class(fields)
 
 
-def install(engine: Engine, prepare: bool = True) -> None:
-    """Make ``engine`` open ``Connection``s and (with ``prepare``) run statements marked ``PREPARE`` prepared.
+def dbapi() -> ModuleType:
+    """pg8000's DB-API module whose ``connect`` opens a ``Connection``, for ``create_engine(module=...)``.
 
-    The dialect's ``connect`` is what SQLAlchemy calls once every ``do_connect`` listener has had
-    its say (credentials adjust the arguments there), so ours replaces pg8000's at that point.
-    A listener that opens a connection of its own still wins; statements then run pg8000's way.
+    SQLAlchemy calls it after every ``do_connect`` listener has had its say (credentials set user and
+    password there), and a listener that opens a connection of its own still wins.
     """
-    engine.dialect.connect = Connection  # type: ignore[method-assign]
-    if not prepare:
-        return
+    module = ModuleType(pg8000.__name__)
+    module.__dict__.update(vars(pg8000))
+    module.connect = Connection  # type: ignore[attr-defined]
+    return module
+
+
+def install(engine: Engine) -> None:
+    """Run statements marked ``PREPARE`` prepared on ``engine``'s ``Connection``s."""
 
     @event.listens_for(engine, "do_execute")
     def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-        connection = cursor._c
-        if not context.execution_options.get(PREPARE) or not isinstance(connection, Connection):
+        if not context.execution_options.get(PREPARE) or not isinstance(cursor, Cursor):
             return False
         options = context.execution_options
-        connection.execute_prepared(cursor, statement, parameters, bool(options.get(COMMIT_WITH_STATEMENT)))
+        cursor.owner.execute_prepared(cursor, statement, parameters, bool(options.get(COMMIT_WITH_STATEMENT)))
         return True

@@ -11,7 +11,7 @@ from sqlalchemy import func as sql_func
 from sqlalchemy.orm import Session
 
 from landing.db import engine as db
-from landing.db.pgwire import COMMIT_WITH_STATEMENT, PREPARE
+from landing.db.pgwire import COMMIT_WITH_STATEMENT, prepared
 from landing.settings import get_settings
 
 # Time kept back from the Lambda deadline to roll back, log and answer.
@@ -48,10 +48,13 @@ def statement_budget_ms(context: Any | None) -> int:
 
 
 # Built once: building the select per call cost more client CPU than running it.
-SET_LOCAL_TIMEOUTS = select(
-    sql_func.set_config("statement_timeout", bindparam("value", type_=String), True),
-    sql_func.set_config("lock_timeout", bindparam("value", type_=String), True),
-).execution_options(**{PREPARE: True})  # one round trip, BEGIN included
+# Prepared: one round trip, BEGIN included.
+SET_LOCAL_TIMEOUTS = prepared(
+    select(
+        sql_func.set_config("statement_timeout", bindparam("value", type_=String), True),
+        sql_func.set_config("lock_timeout", bindparam("value", type_=String), True),
+    )
+)
 
 
 def bound_statements(session: Session, budget_ms: int) -> None:

@@ -20,7 +20,7 @@ from landing.db.models import (
     Object,
     ObjectEvent,
 )
-from landing.db.pgwire import PREPARE
+from landing.db.pgwire import prepared
 from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head, is_multipart
 from landing.uploads import content
@@ -211,7 +211,7 @@ def _write_statement() -> Executable:
     """The journal insert and the objects upsert as one statement whose text never changes.
 
     Rows travel as two JSON arrays, so one event and a batch of a hundred run the same SQL:
-    SQLAlchemy compiles it once per process, and the connection prepares it once (``PREPARE``),
+    SQLAlchemy compiles it once per process, and the connection prepares it once (``prepared``),
     so the server does not parse and plan it again for every invocation.
     """
     event_rows = _rowset("event_rows", object_events, JOURNAL_COLUMNS)
@@ -249,10 +249,12 @@ def _write_statement() -> Executable:
         .returning(objects.c.key)
         .cte("applied")
     )
-    return select(
-        select(func.count()).select_from(events_insert).scalar_subquery(),
-        select(func.count()).select_from(objects_upsert).scalar_subquery(),
-    ).execution_options(**{PREPARE: True})
+    return prepared(
+        select(
+            select(func.count()).select_from(events_insert).scalar_subquery(),
+            select(func.count()).select_from(objects_upsert).scalar_subquery(),
+        )
+    )
 
 
 WRITE_EVENTS = _write_statement()
@@ -275,7 +277,7 @@ def _metadata_statement() -> Executable:
     changed = tuple_(*(objects.c[name] for name in names)).is_distinct_from(
         tuple_(*(rows.c[name] for name in names))
     )
-    return (
+    return prepared(
         update(objects)
         .values({**{name: rows.c[name] for name in names}, "updated_at": func.now()})
         .where(
@@ -288,7 +290,6 @@ def _metadata_statement() -> Executable:
                 changed,
             )
         )
-        .execution_options(**{PREPARE: True})
     )
 
 
