@@ -287,3 +287,45 @@ def test_a_throttled_headobject_stops_the_run_before_writing_its_batch(s3, monke
 def test_command_line_rejects_a_page_size_s3_cannot_serve(s3, capsys):
     assert cli.main(["reconcile", "--bucket", BUCKET, "--page-size", "0"]) == 2
     assert "page_size must be between 1 and 1000" in capsys.readouterr().err
+
+
+def test_rows_from_before_revision_0010_get_their_s3_metadata_columns_filled(s3):
+    etag = put(s3, "old/tagged.txt", b"x", Tagging="team=ops", StorageClass="STANDARD_IA")
+    ingest(s3_event(s3_record("old%2Ftagged.txt", etag=etag, size=1)), None)
+    columns = ("object_tags", "is_delete_marker", "is_multipart", "storage_class")
+    with db.require_engine().begin() as conn:
+        # What a row written before the migration looks like: none of S3 Metadata's columns.
+        conn.execute(
+            text(
+                "UPDATE objects SET object_tags = NULL, is_delete_marker = NULL, is_multipart = NULL, "
+                "storage_class = NULL, updated_at = now() - interval '1 hour'"
+            )
+        )
+
+    outcome = reconcile()
+
+    assert outcome.totals.updated == 1
+    (found,) = rows(f"SELECT {', '.join(columns)} FROM objects")
+    assert found == {
+        "object_tags": {"team": "ops"},
+        "is_delete_marker": False,
+        "is_multipart": False,
+        "storage_class": "STANDARD_IA",
+    }
+    assert reconcile().totals.updated == 0
+
+
+def test_a_storage_class_changed_without_an_event_is_repaired_from_the_listing(s3):
+    etag = put(s3, "cold.txt", b"x")
+    ingest(s3_event(s3_record("cold.txt", etag=etag, size=1)), None)
+    s3.copy_object(
+        Bucket=BUCKET,
+        Key="cold.txt",
+        CopySource={"Bucket": BUCKET, "Key": "cold.txt"},
+        StorageClass="GLACIER",
+    )
+    with db.require_engine().begin() as conn:
+        conn.execute(text("UPDATE objects SET updated_at = now() - interval '1 hour'"))
+
+    assert reconcile().totals.updated == 1
+    assert rows("SELECT storage_class FROM objects") == [{"storage_class": "GLACIER"}]

@@ -210,3 +210,60 @@ def test_an_inventory_of_another_bucket_or_out_of_order_is_refused(s3, lambda_co
     with pytest.raises(inventory.InventoryError, match="out of key order"):
         list(inventory.pages(s3, inventory.read_manifest(s3, manifest)))
     assert rows("SELECT count(*) AS n FROM objects") == [{"n": 0}]
+
+
+def test_inventory_fields_for_s3_metadata_columns_are_read(s3):
+    """EncryptionStatus, BucketKeyStatus, IsMultipartUploaded and ChecksumAlgorithm, as S3 Inventory
+    writes them (NOT-SSE is S3 Metadata's null)."""
+    s3.create_bucket(Bucket=REPORTS)
+    schema = "Bucket, Key, Size, LastModifiedDate, ETag, StorageClass, IsMultipartUploaded, EncryptionStatus, BucketKeyStatus, ChecksumAlgorithm"
+    lines = [
+        [
+            BUCKET,
+            "a.txt",
+            "5",
+            "2026-11-26T10:00:00.000Z",
+            "e1",
+            "GLACIER",
+            "false",
+            "SSE-KMS",
+            "ENABLED",
+            "CRC32",
+        ],
+        [
+            BUCKET,
+            "b.bin",
+            "9",
+            "2026-11-26T10:00:00.000Z",
+            "e2-3",
+            "STANDARD",
+            "true",
+            "NOT-SSE",
+            "DISABLED",
+            "",
+        ],
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer, quoting=csv.QUOTE_ALL).writerows(lines)
+    s3.put_object(Bucket=REPORTS, Key="data/0.csv.gz", Body=gzip.compress(buffer.getvalue().encode()))
+    manifest = {
+        "sourceBucket": BUCKET,
+        "destinationBucket": f"arn:aws:s3:::{REPORTS}",
+        "creationTimestamp": str(int(time.time() * 1000)),
+        "fileFormat": "CSV",
+        "fileSchema": schema,
+        "files": [{"key": "data/0.csv.gz", "size": 1, "MD5checksum": "0"}],
+    }
+    s3.put_object(Bucket=REPORTS, Key="manifest.json", Body=json.dumps(manifest).encode())
+
+    read = inventory.read_manifest(s3, f"s3://{REPORTS}/manifest.json")
+    (page,) = inventory.pages(s3, read)
+    first, second = page.entries
+    assert (first.storage_class, first.is_multipart, first.encryption_status) == ("GLACIER", False, "SSE-KMS")
+    assert (first.is_bucket_key_enabled, first.checksum_algorithm) == (True, "CRC32")
+    assert (second.is_multipart, second.encryption_status, second.is_bucket_key_enabled) == (
+        True,
+        None,
+        False,
+    )
+    assert second.checksum_algorithm is None

@@ -47,18 +47,20 @@ def fill_catalog() -> None:
     with db.require_engine().begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO objects (bucket, key, sequence_number, size, e_tag, last_modified_date) "
+                "INSERT INTO objects (bucket, key, sequence_number, size, e_tag, last_modified_date, "
+                "storage_class, is_delete_marker, is_multipart) "
                 "SELECT :bucket, 'bulk/' || lpad(i::text, 5, '0') || '.bin', rpad('0A', 32, '0'), 1, "
-                "CASE WHEN mod(i, 200) = 0 THEN 'stale' ELSE :etag END, now() "
+                "CASE WHEN mod(i, 200) = 0 THEN 'stale' ELSE :etag END, now(), 'STANDARD', false, false "
                 "FROM generate_series(0, :n - 1) AS i WHERE mod(i, 100) <> 99"
             ),
             {"bucket": BUCKET, "etag": ETAG, "n": OBJECTS},
         )
         conn.execute(
             text(
-                "INSERT INTO objects (bucket, key, sequence_number, size, e_tag, last_modified_date) "
+                "INSERT INTO objects (bucket, key, sequence_number, size, e_tag, last_modified_date, "
+                "storage_class, is_delete_marker, is_multipart) "
                 "SELECT :bucket, 'bulk/' || lpad(i::text, 5, '0') || '.gone', rpad('0B', 32, '0'), 1, "
-                ":etag, now() FROM generate_series(0, :n - 1, 200) AS i"
+                ":etag, now(), 'STANDARD', false, false FROM generate_series(0, :n - 1, 200) AS i"
             ),
             {"bucket": BUCKET, "etag": ETAG, "n": OBJECTS},
         )

@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "example-bucket"
 
 
-def prepare_environment() -> tuple[str, str, Callable[[], None]]:
-    """A fresh, migrated database; returns (its URL, a label for the table, cleanup)."""
+def prepare_environment(revision: str = "head") -> tuple[str, str, Callable[[], None]]:
+    """A fresh database migrated to ``revision``; returns (its URL, a label for the table, cleanup)."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -38,7 +38,7 @@ def prepare_environment() -> tuple[str, str, Callable[[], None]]:
     from landing.db import engine as db
     from landing.db import migrate
 
-    migrate.upgrade(db.require_engine())
+    migrate.upgrade(db.require_engine(), revision)
     return url, database_label(url), cleanup
 
 

@@ -61,11 +61,40 @@ def row(key: str, etag: str | None = "e1", size: int | None = 1, **kw) -> Row:
         e_tag=etag,
         last_modified_date=kw.get("last_modified_date", T0),
         updated_at=kw.get("updated_at", T0),
+        storage_class=kw.get("storage_class"),
+        is_delete_marker=kw.get("is_delete_marker", False),
+        encryption_status=kw.get("encryption_status"),
+        is_bucket_key_enabled=kw.get("is_bucket_key_enabled"),
     )
 
 
 def actions(entries, rows, versioned=False) -> list[tuple[str, str]]:
     return [(p.action, p.key) for p in compare(entries, rows, LISTED, versioned=versioned).planned]
+
+
+def reasons(entries, rows) -> list[str]:
+    return [p.reason for p in compare(entries, rows, LISTED, versioned=False).planned]
+
+
+def test_a_row_from_before_revision_0010_is_updated_to_fill_s3_metadata_columns():
+    assert reasons([entry("a")], [row("a", is_delete_marker=None)]) == [
+        "S3 Metadata columns not filled yet (row written before revision 0010)"
+    ]
+
+
+def test_a_storage_class_the_listing_disagrees_with_is_repaired():
+    found = reasons([entry("a", storage_class="GLACIER")], [row("a", storage_class="STANDARD")])
+    assert found == ["storage class STANDARD in the catalog, GLACIER in S3"]
+    assert reasons([entry("a", storage_class="GLACIER")], [row("a", storage_class="GLACIER")]) == []
+
+
+def test_encryption_and_bucket_key_the_inventory_disagrees_with_are_repaired():
+    assert reasons([entry("a", encryption_status="SSE-KMS")], [row("a", encryption_status="SSE-S3")]) == [
+        "encryption SSE-S3 in the catalog, SSE-KMS in S3"
+    ]
+    assert reasons([entry("a", is_bucket_key_enabled=True)], [row("a", is_bucket_key_enabled=False)]) == [
+        "bucket key False in the catalog, True in S3"
+    ]
 
 
 def test_equal_listing_and_catalog_plan_nothing():

@@ -55,6 +55,10 @@ class Row:
     e_tag: str | None
     last_modified_date: datetime | None
     updated_at: datetime
+    storage_class: str | None = None
+    is_delete_marker: bool | None = None
+    encryption_status: str | None = None
+    is_bucket_key_enabled: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,10 @@ def read_rows(
             objects.c.e_tag,
             objects.c.last_modified_date,
             objects.c.updated_at,
+            objects.c.storage_class,
+            objects.c.is_delete_marker,
+            objects.c.encryption_status,
+            objects.c.is_bucket_key_enabled,
         )
         .where(objects.c.bucket == bucket)
         .order_by(objects.c.key)
@@ -132,6 +140,21 @@ def _difference(entry: Entry, row: Row, versioned: bool) -> str | None:
     ):
         # Same bytes, newer write (a copy onto itself with new metadata, say): HEAD it again.
         return "rewritten in S3 since the catalog's last event"
+    return _metadata_difference(entry, row)
+
+
+def _metadata_difference(entry: Entry, row: Row) -> str | None:
+    """S3 Metadata's columns: every live row written since revision 0010 has is_delete_marker false,
+    so NULL means a row from before, whose columns a HEAD fills; then what the listing (storage
+    class) or the inventory (also encryption and bucket key) says differently."""
+    if row.is_delete_marker is None:
+        return "S3 Metadata columns not filled yet (row written before revision 0010)"
+    if entry.storage_class and row.storage_class != entry.storage_class:
+        return f"storage class {row.storage_class} in the catalog, {entry.storage_class} in S3"
+    if entry.encryption_status and row.encryption_status != entry.encryption_status:
+        return f"encryption {row.encryption_status} in the catalog, {entry.encryption_status} in S3"
+    if entry.is_bucket_key_enabled is not None and row.is_bucket_key_enabled != entry.is_bucket_key_enabled:
+        return f"bucket key {row.is_bucket_key_enabled} in the catalog, {entry.is_bucket_key_enabled} in S3"
     return None
 
 
@@ -226,6 +249,7 @@ def to_repairs(
                     expected_sequence_number=expected_seq,
                     expected_is_deleted=expected_deleted,
                     version_id=marker.version_id if marker else None,
+                    is_delete_marker=True if marker else None,
                 )
             )
             continue
@@ -249,8 +273,16 @@ def to_repairs(
                 content_type=head.content_type if head else None,
                 storage_class=head.storage_class if head else entry.storage_class,
                 user_metadata=head.user_metadata if head else None,
-                checksum_algorithm=head.checksum_algorithm if head else None,
+                checksum_algorithm=head.checksum_algorithm if head else entry.checksum_algorithm,
                 last_modified_date=(head.last_modified if head else None) or entry.last_modified,
+                object_tags=head.object_tags if head else None,
+                is_delete_marker=False,
+                is_multipart=entry.is_multipart,
+                encryption_status=head.encryption_status if head else entry.encryption_status,
+                is_bucket_key_enabled=head.is_bucket_key_enabled if head else entry.is_bucket_key_enabled,
+                kms_key_arn=head.kms_key_arn if head else None,
+                restore_status=head.restore_status if head else None,
+                restore_expiry_date=head.restore_expiry_date if head else None,
             )
         )
     return repairs, unenriched

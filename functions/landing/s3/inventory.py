@@ -78,6 +78,14 @@ def _time(raw: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _flag(raw: str | None) -> bool | None:
+    return None if not raw else raw.lower() == "true"
+
+
+def _bucket_key(raw: str | None) -> bool | None:
+    return None if not raw else raw.upper() == "ENABLED"
+
+
 def _entries(client: S3Client, manifest: Manifest, file_key: str) -> Iterator[Entry]:
     """One data file's current-state rows, streamed: gzip and CSV decoded as the bytes arrive."""
     body = client.get_object(Bucket=manifest.destination_bucket, Key=file_key)["Body"]
@@ -88,6 +96,7 @@ def _entries(client: S3Client, manifest: Manifest, file_key: str) -> Iterator[En
             if "IsLatest" in index and value.get("IsLatest", "true").lower() != "true":
                 continue  # an older version: the current one is its key's IsLatest row
             deleted = value.get("IsDeleteMarker", "false").lower() == "true"
+            encryption = value.get("EncryptionStatus") or None
             yield Entry(
                 # Inventory keys are URL-encoded; decoded the way event keys are.
                 key=unquote_plus(value["Key"]),
@@ -97,6 +106,11 @@ def _entries(client: S3Client, manifest: Manifest, file_key: str) -> Iterator[En
                 version_id=normalise_version(value.get("VersionId")),
                 storage_class=None if deleted else value.get("StorageClass") or None,
                 is_delete_marker=deleted,
+                is_multipart=None if deleted else _flag(value.get("IsMultipartUploaded")),
+                checksum_algorithm=None if deleted else value.get("ChecksumAlgorithm") or None,
+                # S3 Inventory says NOT-SSE where S3 Metadata leaves encryption_status null.
+                encryption_status=None if deleted or encryption == "NOT-SSE" else encryption,
+                is_bucket_key_enabled=None if deleted else _bucket_key(value.get("BucketKeyStatus")),
             )
 
 

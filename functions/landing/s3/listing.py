@@ -27,6 +27,11 @@ class Entry:
     version_id: str | None = None
     storage_class: str | None = None
     is_delete_marker: bool = False
+    # What the listing or inventory row says of S3 Metadata's columns (None: it does not say).
+    is_multipart: bool | None = None
+    checksum_algorithm: str | None = None
+    encryption_status: str | None = None
+    is_bucket_key_enabled: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +76,28 @@ def _time(raw: datetime) -> datetime:
     return raw.astimezone(UTC) if raw.tzinfo else raw.replace(tzinfo=UTC)
 
 
+def _checksum(raw: object) -> str | None:
+    """A listing's ChecksumAlgorithm is a list (one algorithm per object in practice)."""
+    return str(raw[0]) if isinstance(raw, list) and raw else None
+
+
+def _listed(item: Mapping[str, Any], **fields: Any) -> Entry:
+    e_tag = _etag(item.get("ETag"))
+    return Entry(
+        key=item["Key"],
+        last_modified=_time(item["LastModified"]),
+        e_tag=e_tag,
+        size=item.get("Size"),
+        storage_class=item.get("StorageClass"),
+        # A multipart upload's ETag ends in "-<parts>"; a listing says nothing of encryption.
+        is_multipart=None if e_tag is None else "-" in e_tag,
+        checksum_algorithm=_checksum(item.get("ChecksumAlgorithm")),
+        **fields,
+    )
+
+
 def _v2_page(raw: Mapping[str, Any]) -> tuple[list[Entry], str | None]:
-    entries = [
-        Entry(
-            key=item["Key"],
-            last_modified=_time(item["LastModified"]),
-            e_tag=_etag(item.get("ETag")),
-            size=item.get("Size"),
-            storage_class=item.get("StorageClass"),
-        )
-        for item in raw.get("Contents") or ()
-    ]
+    entries = [_listed(item) for item in raw.get("Contents") or ()]
     return entries, entries[-1].key if entries else None
 
 
@@ -89,14 +105,7 @@ def _versions_page(raw: Mapping[str, Any]) -> tuple[list[Entry], str | None]:
     # Versions of a key are listed newest first, so the current one (IsLatest) is on the first page
     # that mentions the key; older versions spilling onto the next page are skipped there.
     entries = [
-        Entry(
-            key=item["Key"],
-            last_modified=_time(item["LastModified"]),
-            e_tag=_etag(item.get("ETag")),
-            size=item.get("Size"),
-            version_id=normalise_version(item.get("VersionId")),
-            storage_class=item.get("StorageClass"),
-        )
+        _listed(item, version_id=normalise_version(item.get("VersionId")))
         for item in raw.get("Versions") or ()
         if item.get("IsLatest")
     ]
