@@ -38,7 +38,10 @@ def check_response(method: str, path: str, status: int, body: Any) -> None:
         return
     documented = op["responses"]
     assert str(status) in documented, f"{method} {path} answered {status}, not in the OpenAPI responses"
-    schema = documented[str(status)]["content"]["application/json"]["schema"]
+    answer = documented[str(status)]
+    if "$ref" in answer:  # a shared answer under components/responses
+        answer = OPENAPI["components"]["responses"][answer["$ref"].rsplit("/", 1)[-1]]
+    schema = answer["content"]["application/json"]["schema"]
     _validate(schema, body, f"{method} {path} -> {status}")
 
 
@@ -48,3 +51,19 @@ def check_request(method: str, path: str, body: Any) -> None:
     if op is None or "requestBody" not in op:
         return
     _validate(op["requestBody"]["content"]["application/json"]["schema"], body, f"{method} {path} request")
+
+
+def content_type_pattern(types: tuple[str, ...]) -> str:
+    """The OpenAPI pattern for content_type that accepts exactly what the server's rule accepts for
+    ``types``: names case-insensitive, at most one charset parameter, spaces only as separators.
+    Written for both Python's re and the ECMA-262 regexes JSON Schema validators use."""
+
+    def spelled(name: str) -> str:
+        return "".join(
+            f"[{c.upper()}{c.lower()}]" if c.isalpha() else "\\" + c if c in ".+" else c for c in name
+        )
+
+    charset = "[Cc][Hh][Aa][Rr][Ss][Ee][Tt]"
+    value = "[A-Za-z0-9._:+-]{1,40}"
+    alternatives = "|".join(spelled(t) for t in types)
+    return f'^ *(?:{alternatives})(?: *; *{charset}=(?:{value}|"{value}"))? *$'

@@ -29,10 +29,17 @@ MAX_FILENAME_CHARS = 1024
 # Room left in a 1024-byte key for the file name once prefix, owner and uuid are in.
 MAX_KEY_NAME_BYTES = 200
 MAX_EXTENSION_CHARS = 16
-# S3 allows 2 KB of user metadata (names + values); the upload id takes its share.
-MAX_METADATA_BYTES = 2048 - len(presign.UPLOAD_ID_META) - 36
+# S3 allows 2 KB of user metadata (names + values) and the upload id takes its share: 10 names of at
+# most 64 and values of at most 128 characters stay within it, a rule JSON Schema can state exactly.
+MAX_METADATA_ENTRIES = 10
+MAX_METADATA_VALUE_CHARS = 128
 METADATA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+# A file name must show something: one character that is whitespace to neither Python nor the
+# ECMA-262 regexes of JSON Schema validators (the OpenAPI document carries this very class).
+FILENAME_VISIBLE = re.compile(
+    "[^\t\n\x0b\x0c\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
 HASHED_OWNER = "h-"
 # RFC 9562's string form (hex case-insensitive on input), the only one the document names for ids.
 CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -115,7 +122,7 @@ def parse_intent(body: object, settings: Settings) -> Intent:
         raise bad_request("unknown_field", f"unknown field(s): {', '.join(map(str, unknown))[:200]}")
     filename = _string(body, "filename")
     assert filename is not None
-    if not filename.strip() or len(filename) > MAX_FILENAME_CHARS:
+    if not FILENAME_VISIBLE.search(filename) or len(filename) > MAX_FILENAME_CHARS:
         raise bad_request("invalid_filename", f"filename must have 1 to {MAX_FILENAME_CHARS} characters")
     content_type = parse_content_type(_string(body, "content_type") or "", settings)
     size = _integer(body.get("size"))
@@ -142,7 +149,7 @@ def parse_intent(body: object, settings: Settings) -> Intent:
 
 def parse_content_type(raw: str, settings: Settings) -> str:
     value = raw.strip(" ")
-    match = CONTENT_TYPE.fullmatch(value) if len(value) <= MAX_CONTENT_TYPE_CHARS else None
+    match = CONTENT_TYPE.fullmatch(value) if len(raw) <= MAX_CONTENT_TYPE_CHARS else None
     allowed = {media.lower() for media in settings.allowed_content_types}
     if match is None or match.group("type").lower() not in allowed:
         raise UploadError(
@@ -184,8 +191,10 @@ def _parse_checksum(raw: str | None, method: str) -> str | None:
 
 
 def parse_metadata(raw: object) -> dict[str, str]:
-    if not isinstance(raw, Mapping):
-        raise bad_request("invalid_metadata", "metadata must be an object of string values")
+    if not isinstance(raw, Mapping) or len(raw) > MAX_METADATA_ENTRIES:
+        raise bad_request(
+            "invalid_metadata", f"metadata must be an object of at most {MAX_METADATA_ENTRIES} string values"
+        )
     metadata: dict[str, str] = {}
     for name, value in raw.items():
         if not isinstance(name, str) or not METADATA_NAME.fullmatch(name):
@@ -194,11 +203,16 @@ def parse_metadata(raw: object) -> dict[str, str]:
             )
         if name == presign.UPLOAD_ID_META:
             raise bad_request("invalid_metadata", f"metadata name {name!r} is reserved")
-        if not isinstance(value, str) or not PRINTABLE_ASCII.fullmatch(value):
-            raise bad_request("invalid_metadata", f"metadata {name!r} must be printable ASCII text")
+        if (
+            not isinstance(value, str)
+            or not PRINTABLE_ASCII.fullmatch(value)
+            or len(value) > MAX_METADATA_VALUE_CHARS
+        ):
+            raise bad_request(
+                "invalid_metadata",
+                f"metadata {name!r} must be printable ASCII text of at most {MAX_METADATA_VALUE_CHARS} characters",
+            )
         metadata[name] = value
-    if sum(len(name) + len(value) for name, value in metadata.items()) > MAX_METADATA_BYTES:
-        raise bad_request("invalid_metadata", f"metadata must stay within {MAX_METADATA_BYTES} bytes")
     return metadata
 
 
