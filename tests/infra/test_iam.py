@@ -121,6 +121,15 @@ def test_get_object_is_granted_on_the_upload_bucket_only():
     assert not any(a.startswith("s3:Get") for a, _ in _grants("UploadsFunction"))
 
 
+def test_object_tags_are_read_on_the_upload_bucket_objects_only():
+    for name in ("IngestFunction", "ReconcileFunction"):
+        tags = {(a, r) for a, r in _grants(name) if "Tagging" in a}
+        assert tags == {
+            ("s3:GetObjectTagging", "${UploadBucket.Arn}/*"),
+            ("s3:GetObjectVersionTagging", "${UploadBucket.Arn}/*"),
+        }, name
+
+
 def test_uploads_function_writes_under_the_uploads_prefix_only():
     s3 = {(a, r) for a, r in _grants("UploadsFunction") if a.startswith("s3:")}
     assert {r for _, r in s3} == {"${UploadBucket.Arn}/uploads/*"}
@@ -140,6 +149,8 @@ def test_reconcile_function_lists_and_reads_the_bucket():
         ("s3:ListBucketVersions", "${UploadBucket.Arn}"),
         ("s3:GetObject", "${UploadBucket.Arn}/*"),
         ("s3:GetObjectVersion", "${UploadBucket.Arn}/*"),
+        ("s3:GetObjectTagging", "${UploadBucket.Arn}/*"),
+        ("s3:GetObjectVersionTagging", "${UploadBucket.Arn}/*"),
     }
 
 

@@ -140,9 +140,18 @@ def test_bucket_policy_denies_requests_without_tls():
 # --- the event path ---------------------------------------------------------------------------------------
 
 
-def test_bucket_notifies_the_ingest_queue_of_creates_and_deletes():
+def test_bucket_notifies_the_ingest_queue_of_creates_deletes_and_metadata_updates():
     configs = props("UploadBucket")["NotificationConfiguration"]["QueueConfigurations"]
-    assert {c["Event"] for c in configs} == {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
+    # Exactly the types ingest records (replication and reduced-redundancy events are not sent).
+    assert {c["Event"] for c in configs} == {
+        "s3:ObjectCreated:*",
+        "s3:ObjectRemoved:*",
+        "s3:ObjectTagging:*",
+        "s3:ObjectAcl:Put",
+        "s3:ObjectRestore:*",
+        "s3:LifecycleTransition",
+        "s3:IntelligentTiering",
+    }
     assert all(c["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]} for c in configs)
     # S3 verifies it may send before it accepts the notification configuration.
     assert cfn.template()["Resources"]["UploadBucket"]["DependsOn"] == "IngestQueuePolicy"
@@ -658,6 +667,14 @@ def test_daily_inventory_of_every_version_is_written_to_a_private_bucket_when_en
     assert (inventory["ScheduleFrequency"], inventory["IncludedObjectVersions"]) == ("Daily", "All")
     assert inventory["Destination"]["Format"] == "CSV"
     assert {"Size", "LastModifiedDate", "ETag"} <= set(inventory["OptionalFields"])
+    # What reconcile --inventory fills S3 Metadata's columns from.
+    assert {
+        "StorageClass",
+        "IsMultipartUploaded",
+        "EncryptionStatus",
+        "BucketKeyStatus",
+        "ChecksumAlgorithm",
+    } <= set(inventory["OptionalFields"])
     bucket = cfn.template()["Resources"]["InventoryBucket"]
     assert bucket["Condition"] == "DailyInventory"
     assert all(bucket["Properties"]["PublicAccessBlockConfiguration"].values())
