@@ -89,6 +89,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return server.run(args.host, args.port, sweep_s=args.sweep_interval, authorizer=authorizer)
 
 
+def cmd_upload(args: argparse.Namespace) -> int:
+    from landing.client.api import Api
+    from landing.client.upload import Uploader, upload_files
+
+    token = os.environ.get("LANDING_TOKEN")
+    if args.token_file:
+        token = Path(args.token_file).read_text(encoding="utf-8").strip()
+    uploader = Uploader(Api(args.api, token), parallel=args.parallel, wait_s=args.wait)
+    outcomes = upload_files(uploader, [Path(name) for name in args.files], args.content_type)
+    for outcome in outcomes:
+        detail = f" ({outcome.reason})" if outcome.reason else ""
+        print(f"{outcome.path}: {outcome.status}{detail}" + (f" -> {outcome.key}" if outcome.key else ""))
+    return 0 if all(outcome.status == "uploaded" for outcome in outcomes) else 1
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
     _database()
     from landing.reconcile import command as reconcile_cli
@@ -161,6 +176,23 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--jwt-issuer", default="landing-serve", help="the iss such tokens carry (landing-serve)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "upload",
+        help="send files through the uploads API (parts in parallel, resumable) and wait for each verdict; "
+        "exits 1 unless every file ends uploaded",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--api",
+        default=os.environ.get("LANDING_API_URL", "http://127.0.0.1:3000"),
+        help="the API's URL (LANDING_API_URL; default http://127.0.0.1:3000, landing serve)",
+    )
+    p.add_argument("--token-file", help="a file holding the bearer token (default: LANDING_TOKEN, else none)")
+    p.add_argument("--content-type", help="for every file (default: guessed from each name)")
+    p.add_argument("--parallel", type=int, default=4, help="parts sent at once (4)")
+    p.add_argument("--wait", type=float, default=300.0, help="seconds to wait for each verdict (300)")
+    p.set_defaults(func=cmd_upload)
 
     p = sub.add_parser(
         "reconcile", help="repair the catalog from a listing of the bucket (lost or missing notifications)"

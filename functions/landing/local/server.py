@@ -39,6 +39,8 @@ SCHEDULED_EVENT = {
     "detail": {},
 }
 
+# The anonymous owner's cap under `landing serve` (10 MiB in a deployed trial): room for multipart.
+LOCAL_ANONYMOUS_MAX_SIZE = 1024**3
 # Far above any API request (a multipart complete with 2,000 parts is ~200 KB); bytes go to S3.
 MAX_BODY_BYTES = 1024**2
 # Sent with every answer: no framing (clickjacking), no MIME sniffing, no referrer to other sites.
@@ -223,7 +225,24 @@ class Application:
             event["requestContext"]["authorizer"] = context
         handler = self.handler or uploads_handler()
         result = self.invoker.invoke(handler, event, UPLOADS_FUNCTION, UPLOADS_TIMEOUT_S)
-        return apigw.to_response(result)
+        return with_reason(apigw.to_response(result))
+
+
+def with_reason(response: Response) -> Response:
+    """An error's message as the HTTP reason phrase: Uppy shows only a failed Companion call's status
+    text ("Companion request failed: <statusText>"). HTTP/1.1 carries it; API Gateway cannot set one
+    (docs/uppy.md says what a deployed page does instead)."""
+    if response.status_code < 400 or response.mimetype != "application/json":
+        return response
+    try:
+        message = json.loads(response.get_data())["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return response
+    # A reason phrase is visible ASCII and spaces only (RFC 9112), so nothing can break the status line.
+    reason = " ".join("".join(c if " " < c <= "~" else " " for c in str(message)).split())[:200]
+    if reason:
+        response.status = f"{response.status_code} {reason}"
+    return response
 
 
 class Background(threading.Thread):
@@ -328,10 +347,25 @@ def banner(
             "  caller     anonymous (no JWT authorizer locally)"
             if authorizer is None
             else f"  caller     JWT authorizer: Bearer HS256 token from --jwt-secret-file, iss {authorizer.issuer}",
+            f"  uploads    {limits_line()}",
             "",
             f"Open {url}/ to upload files. Press Ctrl+C to stop.",
             "",
         ]
+    )
+
+
+def limits_line() -> str:
+    """What a client must know to choose single or multipart (GET /s3/limits answers the same)."""
+    from landing.settings import get_settings
+    from landing.uploads import companion, intents
+
+    settings = get_settings()
+    mib = 1024**2
+    return (
+        f"one request up to {companion.single_bound(settings, intents.ANONYMOUS) / mib:g} MiB, multipart "
+        f"above (parts of 5 MiB or more), at most {companion.upload_bound(settings, intents.ANONYMOUS) / mib:g} "
+        "MiB a file (GET /s3/limits)"
     )
 
 
@@ -404,6 +438,9 @@ def run(
     _log_requests()
     moto, endpoint = moto_server.start()
     bucket = os.environ.setdefault("BUCKET_NAME", demo.DEMO_BUCKET)
+    # Every local caller is the anonymous owner: let it go past the multipart threshold, so multipart
+    # uploads (Uppy's, `landing upload`'s) can be tried here. The environment still wins.
+    os.environ.setdefault("ANONYMOUS_UPLOAD_MAX_SIZE", str(LOCAL_ANONYMOUS_MAX_SIZE))
     from landing.db import engine as db
     from landing.db import migrate
     from landing.settings import get_settings
