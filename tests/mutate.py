@@ -214,6 +214,42 @@ MUTATIONS = (
         "            pass",
         ("tests/faults/test_silent_network.py",),
     ),
+    Mutation(
+        "error-detail-logged",
+        "PostgreSQL's DETAIL (the conflicting key, the failing row) stays in logged database errors",
+        "errors.py",
+        'LOGGABLE_SERVER_FIELDS = frozenset("SVCMHstcdnFLR")',
+        'LOGGABLE_SERVER_FIELDS = frozenset("SVCMHstcdnFLRDWPpq")',
+        ("tests/integration/test_engine_secrecy.py",),
+    ),
+    Mutation(
+        "journal-deletable",
+        "the functions' database role may UPDATE and DELETE journal rows again",
+        "db/roles.py",
+        'APPEND_ONLY = ("object_events", "object_scans")',
+        "APPEND_ONLY: tuple[str, ...] = ()",
+        (
+            "tests/integration/test_database_roles.py::test_the_application_role_may_append_to_the_journal_but_never_change_or_remove_a_row",
+        ),
+    ),
+    Mutation(
+        "local-s3-any-origin",
+        "landing serve's moto answers a page of any origin",
+        "local/moto_server.py",
+        "        if origin is not None and origin not in self.origins:",
+        "        if False:",
+        (
+            "tests/integration/test_server_cli.py::test_another_sites_page_cannot_list_read_or_write_the_local_bucket",
+        ),
+    ),
+    Mutation(
+        "local-s3-any-host",
+        "landing serve's moto answers a DNS-rebound host name",
+        "local/moto_server.py",
+        '        if host_name(environ.get("HTTP_HOST", "")) not in LOOPBACK_HOSTS:',
+        "        if False:",
+        ("tests/integration/test_server_cli.py::test_a_dns_rebound_name_cannot_reach_the_local_bucket",),
+    ),
 )
 
 
