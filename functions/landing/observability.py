@@ -13,14 +13,19 @@ metrics = Metrics(namespace=_namespace, service=_service)
 
 
 def add_counts(**counts: int) -> None:
-    """Count metrics for this invocation, exactly as ``metrics.add_metric(name=..., unit=Count,
-    value=...)`` records them, without its per-call work: it validates the name, unit and resolution
-    and formats a debug message (even with debug off), about 7 µs a metric on a warm path that
-    records three to five. The names here are fixed and valid; the EMF line is unchanged."""
+    """Count metrics for this invocation, as ``metrics.add_metric(name=..., unit=Count, value=...)``
+    records them (same names, unit, resolution and values), without its per-call work: it validates
+    the name, unit and resolution and formats a debug message (even with debug off), about 7 µs a
+    metric on a warm path that records three to five. A count recorded once is written as a bare
+    integer (``"RecordsWritten":1``, which EMF allows) rather than Powertools' list of floats
+    (``[1.0]``): the same metric, a few bytes less in the one log line every invocation pays for.
+    Names given here are not also given to ``add_metric`` (it would append to an integer)."""
     metric_set = metrics.metric_set
     for name, value in counts.items():
         entry = metric_set.get(name)
         if entry is None:
-            metric_set[name] = {"Unit": "Count", "StorageResolution": 60, "Value": [float(value)]}
+            metric_set[name] = {"Unit": "Count", "StorageResolution": 60, "Value": value}
+        elif isinstance(entry["Value"], list):
+            entry["Value"].append(value)
         else:
-            entry["Value"].append(float(value))
+            entry["Value"] = [entry["Value"], value]

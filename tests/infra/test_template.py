@@ -95,6 +95,15 @@ def test_powertools_logging_metrics_and_tracing_come_from_parameters():
     assert parameter("LogSampleRate")["MaxValue"] == 1
 
 
+def test_logs_are_json_filtered_by_level_and_lambda_writes_only_its_warnings():
+    # Lambda's own START/END/REPORT are INFO system logs: at WARN a successful invocation writes
+    # none of them (docs/benchmarks.md's cost table counts 0 platform bytes because of this).
+    logging = globals_()["LoggingConfig"]
+    assert logging["LogFormat"] == "JSON"
+    assert logging["SystemLogLevel"] == "WARN"
+    assert logging["ApplicationLogLevel"] == {"Fn::If": ["LogLevelIsWarning", "WARN", {"Ref": "LogLevel"}]}
+
+
 def test_every_function_logs_to_a_group_with_retention():
     for name in FUNCTIONS:
         group = props(name)["LoggingConfig"]["LogGroup"]["Ref"]

@@ -77,7 +77,9 @@ def test_invoke_in_a_fresh_process_prints_only_the_response_on_stdout(clean_db, 
     event = event_file(tmp_path, json.loads(generated.stdout))
 
     # When the function is invoked as `sam local invoke IngestFunction -e ... --env-vars ...`
-    result = landing("invoke", "IngestFunction", str(event), "--env-vars", str(env_file(tmp_path)))
+    # (at DEBUG: at the deployed level, INFO, a plain success logs nothing but its metrics line)
+    env = env_file(tmp_path, POWERTOOLS_LOG_LEVEL="DEBUG")
+    result = landing("invoke", "IngestFunction", str(event), "--env-vars", str(env))
 
     # Then stdout is exactly the handler's response, stderr has the runtime lines and the JSON logs
     assert result.returncode == 0, result.stderr

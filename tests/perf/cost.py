@@ -27,8 +27,21 @@ HEAD_WORKERS = 4
 # Per event through SQS: S3's SendMessage, plus Lambda's ReceiveMessage and DeleteMessageBatch,
 # each carrying up to 10 messages (an event is far below 64 KB).
 SQS_REQUESTS_PER_EVENT = 1 + 0.1 + 0.1
-PLATFORM_LOG_BYTES = 330  # Lambda's START, END and REPORT lines per invocation (text format)
+# Lambda's START, END and REPORT lines per invocation in text format; none for a successful
+# invocation when the template's SystemLogLevel is WARN (they are INFO system logs).
+PLATFORM_TEXT_LOG_BYTES = 330
 PROXY_VCPUS = 2
+# The bill this table is held to (issue 28), per million events at any memory size.
+GOAL_DIRECT = 0.40
+GOAL_BATCHED = 0.46
+
+
+def platform_log_bytes() -> int:
+    """What Lambda itself writes per successful invocation, under the template's logging configuration."""
+    from tests.infra import cfn
+
+    logging = cfn.template()["Globals"]["Function"].get("LoggingConfig", {})
+    return 0 if logging.get("SystemLogLevel") == "WARN" else PLATFORM_TEXT_LOG_BYTES
 
 
 @dataclass(frozen=True)
@@ -51,17 +64,44 @@ def billed_ms(path: Path, memory_mb: int) -> int:
     return math.ceil(ms)
 
 
-def per_million(path: Path, memory_mb: int, log_bytes: float) -> dict[str, float]:
+def per_million(path: Path, memory_mb: int, log_bytes: float, platform_bytes: int) -> dict[str, float]:
     invocations = 1e6 / path.events_per_invocation
     duration = invocations * billed_ms(path, memory_mb) / 1e3 * memory_mb / 1024 * LAMBDA_ARM_GB_SECOND
     requests = invocations * LAMBDA_REQUEST
     sqs = 1e6 * SQS_REQUESTS_PER_EVENT * SQS_REQUEST if path.sqs else 0.0
-    logs = invocations * (log_bytes + PLATFORM_LOG_BYTES) / 1e9 * LOGS_INGEST_GB
+    logs = invocations * (log_bytes + platform_bytes) / 1e9 * LOGS_INGEST_GB
     return {"duration": duration, "requests": requests, "sqs": sqs, "logs": logs}
 
 
+def _goal_line(totals: dict[str, dict[int, float]], sqs_floor: float) -> str:
+    def verdict(kind: str, goal: float) -> str:
+        met = [m for m, total in totals[kind].items() if total <= goal]
+        missed = [m for m, total in totals[kind].items() if total > goal]
+        low, high = min(totals[kind].values()), max(totals[kind].values())
+        said = f"${low:.3f}-{high:.3f}: "
+        if not missed:
+            return said + "met at every memory size"
+        if not met:
+            return said + "**not met** at any memory size"
+        return said + (
+            f"met at {', '.join(f'{m} MB' for m in met)}; **not met** at {', '.join(f'{m} MB' for m in missed)}"
+        )
+
+    line = (
+        f"Goal: at most ${GOAL_DIRECT:.2f} per million direct events and ${GOAL_BATCHED:.2f} batched (deletes). "
+        f"Direct {verdict('direct', GOAL_DIRECT)}. Batched {verdict('sqs', GOAL_BATCHED)}"
+    )
+    if sqs_floor > GOAL_BATCHED:
+        line += (
+            f": SQS's own requests are ${sqs_floor:.3f} per million events under these assumptions, "
+            "above the goal before Lambda or logs cost anything"
+        )
+    return line + "."
+
+
 def handler_output_bytes(event: dict[str, Any], context: Any) -> int:
-    """Bytes one invocation writes to stdout (its log line and EMF metrics line)."""
+    """Bytes one successful invocation writes to stdout at the template's default LogLevel (INFO):
+    its log lines (none since the success summaries are DEBUG) and its EMF metrics line."""
     from landing.handlers import ingest as ingest_handler
 
     with tempfile.TemporaryFile() as out:
@@ -108,17 +148,25 @@ def cost_table(results: Results, log_bytes: dict[str, float]) -> None:
         "| CloudWatch Logs | total |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    platform = platform_log_bytes()
+    # The goal is stated for the issue's reference paths, deletes: {path kind: {memory: total}}.
+    totals: dict[str, dict[int, float]] = {"direct": {}, "sqs": {}}
     for path in paths:
         out = log_bytes["sqs" if path.sqs else "direct"]
         for memory in MEMORY_SIZES:
-            c = per_million(path, memory, out)
+            c = per_million(path, memory, out, platform)
+            if "delete" in path.name:
+                totals["sqs" if path.sqs else "direct"][memory] = sum(c.values())
             lines.append(
                 f"| {path.name} | {memory} MB | {share(memory):.3f} | {billed_ms(path, memory)} "
                 f"| ${c['duration']:.3f} | ${c['requests']:.3f} | ${c['sqs']:.3f} | ${c['logs']:.3f} "
                 f"| ${sum(c.values()):.3f} |"
             )
     proxy_month = PROXY_VCPUS * RDS_PROXY_VCPU_HOUR * 730
+    sqs_floor = SQS_REQUESTS_PER_EVENT * SQS_REQUEST * 1e6
     lines += [
+        "",
+        _goal_line(totals, sqs_floor),
         "",
         "Assumptions of this table:",
         "",
@@ -136,9 +184,15 @@ def cost_table(results: Results, log_bytes: dict[str, float]) -> None:
         f"requests; SQS standard ${SQS_REQUEST * 1e6:.2f} per million requests, "
         f"{SQS_REQUESTS_PER_EVENT:.1f} requests per event (S3's SendMessage, then ReceiveMessage and "
         "DeleteMessageBatch of 10 messages each).",
-        f"- CloudWatch Logs ${LOGS_INGEST_GB:.2f} per GB ingested: measured handler output "
-        f"{log_bytes['direct']:,.0f} bytes per direct invocation, {log_bytes['sqs']:,.0f} per batch, "
-        f"+ {PLATFORM_LOG_BYTES} bytes of Lambda platform lines.",
+        f"- CloudWatch Logs ${LOGS_INGEST_GB:.2f} per GB ingested: measured handler output of a successful "
+        f"invocation at LogLevel INFO {log_bytes['direct']:,.0f} bytes per direct invocation, "
+        f"{log_bytes['sqs']:,.0f} per batch (the EMF metrics line; failures add their lines), "
+        + (
+            "+ 0 bytes of Lambda platform lines (template: JSON logs, SystemLogLevel WARN, so no "
+            "START/END/REPORT for a successful invocation)."
+            if platform == 0
+            else f"+ {platform} bytes of Lambda platform lines (START, END, REPORT in text format)."
+        ),
         f"- RDS Proxy is billed per vCPU-hour of the database instance, not per request: "
         f"{PROXY_VCPUS} vCPU x ${RDS_PROXY_VCPU_HOUR} x 730 h = ${proxy_month:.2f} a month whatever "
         f"the traffic (${proxy_month / (10 * 3600 * 730 / 1e6):.3f} per million events at a steady "

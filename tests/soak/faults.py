@@ -31,6 +31,7 @@ class FaultPlan:
     without the gap a message's every retry could land on another fault, which says something about
     the compression, not about the catalog."""
 
+    first_s: float  # the first fault, once every worker is warm
     min_gap_s: float
     mean_extra_s: float
     count: int | None  # stop after this many (the smoke run: one of each kind); None: until the end
@@ -69,7 +70,7 @@ class Injector(threading.Thread):
         # Every kind comes round once in each cycle of four, in a random order: all of them are
         # exercised in a short run too.
         cycle: list[str] = []
-        gap = 2.0  # the first fault comes once the workers are warm
+        gap = self.plan.first_s
         while not self._halt.wait(gap):
             gap = self.plan.min_gap_s + self.rng.expovariate(1 / self.plan.mean_extra_s)
             if not cycle:

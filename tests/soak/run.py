@@ -56,6 +56,7 @@ FULL = {
     "max_receive_count": 5,
     "env": {},
     "faults": FaultPlan(
+        first_s=20.0,
         min_gap_s=45.0,
         mean_extra_s=15.0,
         count=None,
@@ -76,7 +77,8 @@ SMOKE = {
         "DATABASE_SOCKET_TIMEOUT": "2",
     },
     "faults": FaultPlan(
-        min_gap_s=10.0,
+        first_s=5.0,
+        min_gap_s=8.0,
         mean_extra_s=1.0,
         count=4,
         pause_s=(2.5, 3.0),
@@ -398,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         broker.run(
             keep_going=lambda: plan_faults.count is not None and not args.no_faults and not injector.done,
             # The smoke run's events span its faults, so that each fault has victims.
-            pace=plan_faults.count * plan_faults.min_gap_s
+            pace=plan_faults.first_s + plan_faults.count * plan_faults.min_gap_s
             if plan_faults.count and not args.no_faults
             else None,
         )
