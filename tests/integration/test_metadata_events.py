@@ -321,6 +321,7 @@ def test_create_fills_s3_metadata_columns(s3):
     )
     found = row(key)
     (journal,) = rows("SELECT * FROM object_events WHERE key = :k", k=key)
+    assert journal["last_modified_date"] == found["last_modified_date"] is not None
     for record in (found, journal):
         assert record["object_tags"] == {"a": "1", "b": "2"}
         assert (record["encryption_status"], record["is_bucket_key_enabled"]) == ("SSE-KMS", True)

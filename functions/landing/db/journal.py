@@ -10,17 +10,18 @@ from typing import Any
 from sqlalchemy import Connection, Date, cast, func, literal_column, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from landing.db.models import ObjectEvent
-
 PARENT = "object_events"
 DEFAULT_PARTITION = "object_events_default"
 # Partitions exist for the current month and this many after it: an event stamped early by a skewed
 # clock, or a month boundary passed between two scheduled passes, never falls into the default.
 MONTHS_AHEAD = 2
 _BOUNDS = re.compile(r"FROM \('(\d{4}-\d{2}-\d{2})'\) TO \('(\d{4}-\d{2}-\d{2})'\)")
-# Every column of the journal, for moving rows out of the default partition (named, so the order of
-# columns added by later migrations does not matter).
-_COLUMNS = ", ".join(column.name for column in ObjectEvent.__table__.columns)
+# Every column the journal has now (whatever revision it is at), for moving rows out of the default
+# partition by name.
+_COLUMNS_SQL = text(
+    "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
+    "WHERE attrelid = CAST(:parent AS regclass) AND attnum > 0 AND NOT attisdropped"
+)
 
 
 def month_of(timestamp: Any) -> ColumnElement[date]:
@@ -109,11 +110,12 @@ def create_partition(connection: Connection, month: date) -> int:
         connection.execute(text(f"CREATE TABLE {name} PARTITION OF {PARENT} FOR VALUES {bounds}"))
         return 0
     connection.execute(text(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
+    columns = connection.execute(_COLUMNS_SQL, {"parent": PARENT}).scalar_one()
     moved = connection.execute(
         text(
             f"WITH moved AS (DELETE FROM {DEFAULT_PARTITION} WHERE record_month >= :lo "
-            f"AND record_month < :hi RETURNING {_COLUMNS}) "
-            f"INSERT INTO {name} ({_COLUMNS}) SELECT {_COLUMNS} FROM moved"
+            f"AND record_month < :hi RETURNING {columns}) "
+            f"INSERT INTO {name} ({columns}) SELECT {columns} FROM moved"
         ),
         {"lo": month, "hi": upper},
     ).rowcount

@@ -85,6 +85,7 @@ OBJECT_EVENT_COLUMNS = (
     "checksum_algorithm",
     "user_metadata",
     *METADATA_COLUMNS,
+    "last_modified_date",
 )
 # The partition key of object_events, from its event time: the first day of the UTC month.
 RECORD_MONTH_SQL = "(date_trunc('month', record_timestamp AT TIME ZONE 'UTC'))::date"
@@ -240,6 +241,8 @@ class ObjectEvent(Base):
     source_ip_address: Mapped[str | None] = mapped_column(Text)
     restore_status: Mapped[str | None] = mapped_column(Text)
     restore_expiry_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The record's version as HeadObject dated it (revision 0013).
+    last_modified_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         # The event's identity: a redelivery, or the same event by a second path, adds nothing.

@@ -112,6 +112,7 @@ def _journal_row(record: S3Record, head: Head | None) -> dict[str, Any]:
         "is_multipart": is_multipart(e_tag),
         "requester": record.requester,
         "source_ip_address": record.source_ip_address,
+        "last_modified_date": _iso(head.last_modified) if head and record.record_type != "DELETE" else None,
     }
 
 
