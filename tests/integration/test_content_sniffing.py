@@ -13,6 +13,7 @@ from landing.lambda_context import local_context
 from landing.s3 import clients
 from landing.s3 import head as s3head
 from landing.settings import get_settings
+from landing.uploads import content
 from tests.conftest import rows
 from tests.integration.test_uploads_lifecycle import exists, upload_row
 from tests.support import files
@@ -53,7 +54,7 @@ def allow_everything(monkeypatch):
     monkeypatch.setenv(
         "ALLOWED_CONTENT_TYPES",
         "image/png,image/jpeg,application/pdf,text/plain,application/octet-stream,"
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document,application/msword",
     )
     get_settings.cache_clear()
     yield
@@ -114,6 +115,40 @@ def test_a_body_stored_with_an_unannounced_content_encoding_is_rejected(api, s3,
     assert row["status"] == "rejected"
     assert row["rejection_reason"] == "object has Content-Encoding 'gzip', which the upload did not announce"
     assert not exists(s3, upload["key"])
+
+
+@pytest.mark.parametrize("declared", ["application/msword", "application/octet-stream"])
+def test_an_msi_whose_directory_lies_past_the_first_4_kib_is_rejected(api, s3, allow_everything, declared):
+    data = files.msi(directory_sector=12)
+    assert content.root_entry_offset(data) > get_settings().sniff_bytes
+
+    upload = send(api, s3, data, declared, filename="setup.doc")
+
+    row = upload_row(upload["id"])
+    assert row["status"] == "rejected"
+    assert row["rejection_reason"].startswith(
+        "content is a Windows Installer package (MSI) (application/x-msi)"
+    )
+    assert not exists(s3, upload["key"])
+
+
+def test_an_office_file_whose_directory_lies_past_the_first_4_kib_is_accepted(api, s3, allow_everything):
+    upload = send(api, s3, files.ole(files.WORD_CLSID, directory_sector=12), "application/msword", "a.doc")
+
+    assert upload_row(upload["id"])["status"] == "uploaded"
+
+
+def test_an_html_application_declared_as_text_is_rejected(api, s3, allow_everything):
+    hta = b'<html><HTA:APPLICATION ID="x"><script language="VBScript">CreateObject("WScript.Shell")</script>'
+
+    upload = send(api, s3, hta, "text/plain", filename="notes.txt")
+
+    row = upload_row(upload["id"])
+    assert row["status"] == "rejected"
+    assert row["rejection_reason"] == (
+        "content is an HTML Application (HTA) (text/x-script): executables and scripts are not accepted as "
+        "text/plain"
+    )
 
 
 def test_text_declared_upload_with_binary_bytes_is_rejected(api, s3, allow_everything):

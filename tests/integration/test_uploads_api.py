@@ -133,6 +133,23 @@ def test_malformed_or_missing_json_is_400(alice, raw, code):
     assert upload_rows() == []
 
 
+@pytest.mark.parametrize("filename", ["invoice.hta", "run.bat", "update.vbs", "report.pdf.js", "link.lnk"])
+def test_a_file_name_that_runs_when_opened_is_refused_and_writes_nothing(alice, filename):
+    status, body = alice.create(filename=filename, content_type="text/plain", size=12)
+
+    assert (status, body["error"]["code"]) == (400, "executable_filename")
+    assert upload_rows() == []
+
+
+def test_the_key_and_the_download_name_carry_the_declared_types_extension(alice):
+    status, body = alice.create(filename="page.html", content_type="text/plain", size=12)
+
+    assert status == 201 and body["key"].endswith("/page.html.txt")
+    policy = json.loads(base64.b64decode(body["fields"]["policy"]))
+    disposition = "attachment; filename=\"page.html.txt\"; filename*=UTF-8''page.html.txt"
+    assert {"Content-Disposition": disposition} in policy["conditions"]
+
+
 def test_content_type_outside_the_configured_list_is_415(alice, env):
     env(ALLOWED_CONTENT_TYPES="image/png")
     status, body = alice.create(**TEXT)

@@ -167,6 +167,7 @@ def test_a_refused_type_is_415_naming_the_type_and_writes_nothing(live):
         ({"type": "text/plain"}, "invalid_filename"),
         ({"filename": "a.txt", "type": "text/plain", "size": "3"}, "unknown_parameter"),
         ({"filename": "a.txt", "type": "text/plain", "metadata[Bad Name]": "x"}, "invalid_metadata"),
+        ({"filename": "invoice.hta", "type": "text/plain"}, "executable_filename"),
     ],
 )
 def test_bad_params_are_400_and_write_nothing(live, query, code):
@@ -183,7 +184,7 @@ def test_multipart_through_the_routes_lands_as_uploaded_with_its_exact_size(live
         "disk.img", "application/octet-stream", {"name": "disk.img", "relativePath": None}
     )
     assert status == 200 and created["bucket"] == BUCKET
-    assert created["key"].endswith("/disk.img") and upload_id_of(created["key"]) == created["uploadId"]
+    assert created["key"].endswith("/disk.img.bin") and upload_id_of(created["key"]) == created["uploadId"]
     etags = [(n, uppy.put_part(created, n, chunk)) for n, chunk in enumerate(chunks(data), start=1)]
     status, done = uppy.complete(created, etags)
     assert status == 200, done

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import sys
+import uuid
 import zipfile
 import zlib
 
@@ -114,19 +115,31 @@ def macho() -> bytes:
     return header + segment
 
 
-def msi() -> bytes:
-    """An OLE compound file whose root storage carries the Windows Installer CLSID."""
+MSI_CLSID = "000C1084-0000-0000-C000-000000000046"
+WORD_CLSID = "00020906-0000-0000-C000-000000000046"
+
+
+def ole(clsid: str = MSI_CLSID, directory_sector: int = 0) -> bytes:
+    """An OLE compound file (512-byte sectors) whose root storage carries ``clsid``, stored as OLE stores
+    it (little-endian, uuid bytes_le), with its directory at ``directory_sector`` (file offset
+    (sector + 1) * 512: sector 8 and up lie past the first 4 KiB)."""
     header = bytearray(512)
     header[0:8] = bytes.fromhex("d0cf11e0a1b11ae1")
     struct.pack_into("<HHH", header, 0x18, 0x3E, 3, 0xFFFE)
     struct.pack_into("<H", header, 0x1E, 9)  # 512-byte sectors
-    struct.pack_into("<I", header, 0x30, 0)  # the directory starts at sector 0
+    struct.pack_into("<I", header, 0x30, directory_sector)
     root = bytearray(128)
     name = "Root Entry".encode("utf-16-le") + b"\x00\x00"
     root[0 : len(name)] = name
     struct.pack_into("<HB", root, 0x40, len(name), 5)
-    root[0x50:0x60] = bytes.fromhex("84100c00000000000c00000000000046")
-    return bytes(header) + bytes(root) + b"\x00" * (512 - 128)
+    root[0x50:0x60] = uuid.UUID(clsid).bytes_le
+    filler = bytes(range(256)) * 2  # sectors of something else (streams, the FAT) before the directory
+    return bytes(header) + filler * directory_sector + bytes(root) + b"\x00" * (512 - 128)
+
+
+def msi(directory_sector: int = 0) -> bytes:
+    """A Windows Installer package: an OLE file whose root storage has the MSI CLSID."""
+    return ole(MSI_CLSID, directory_sector)
 
 
 def shell_script() -> bytes:

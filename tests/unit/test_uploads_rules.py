@@ -69,7 +69,64 @@ def test_very_long_filename_is_cut_keeping_its_extension():
 
 def test_key_is_prefix_owner_uuid_and_sanitised_name():
     upload_id = uuid.UUID(UPLOAD_ID)
-    assert uploads.new_key(SETTINGS, "alice", upload_id, "../x/y.txt") == f"uploads/alice/{UPLOAD_ID}/y.txt"
+    key = uploads.new_key(SETTINGS, "alice", upload_id, "../x/y.txt", "text/plain")
+    assert key == f"uploads/alice/{UPLOAD_ID}/y.txt"
+
+
+@pytest.mark.parametrize(
+    ("filename", "declared", "stored"),
+    [
+        ("report.pdf", "application/pdf", "report.pdf"),
+        ("Photo.JPEG", "image/jpeg", "Photo.JPEG"),
+        ("notes", "text/plain", "notes.txt"),
+        # Opened by its extension after download: the declared type decides it, not the client.
+        ("page.html", "text/plain", "page.html.txt"),
+        ("drawing.svg", "image/png", "drawing.svg.png"),
+        ("archive.tar.gz", "application/gzip", "archive.tar.gz"),
+        ("disk.img", "application/octet-stream", "disk.img.bin"),
+        ("data.xyz", "application/x-unknown", "data.xyz.bin"),
+    ],
+)
+def test_the_stored_extension_follows_the_declared_type(filename, declared, stored):
+    key = uploads.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), filename, declared)
+    assert key.rsplit("/", 1)[-1] == stored
+
+
+def test_a_long_name_keeps_the_declared_types_extension_within_the_key_budget():
+    key = uploads.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), "x" * 300 + ".html", "text/csv")
+    name = key.rsplit("/", 1)[-1]
+    assert name.endswith(".csv") and len(name.encode()) <= uploads.MAX_KEY_NAME_BYTES
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "invoice.hta",
+        "run.bat",
+        "setup.CMD",
+        "payload.vbs",
+        "invoice.pdf.js",
+        "a.wsf",
+        "profile.ps1",
+        "shortcut.lnk",
+        "screen.scr",
+        "x.msi",
+        "x.jar",
+        "keys.reg",
+        "evil.hta. . .",
+        "evil\u202egpj.hta",
+    ],
+)
+@pytest.mark.parametrize("declared", ["text/plain", "application/octet-stream", "image/png"])
+def test_a_file_name_that_runs_when_opened_is_refused(filename, declared):
+    with pytest.raises(UploadError) as refused:
+        uploads.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), filename, declared)
+    assert (refused.value.status, refused.value.code) == (400, "executable_filename")
+
+
+def test_an_executable_type_allowed_by_configuration_keeps_its_name():
+    key = uploads.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), "tool.exe", "application/x-msdownload")
+    assert key.endswith("/tool.exe")
 
 
 @pytest.mark.parametrize("owner", ["auth0|123", "../other", ".", "a/b", "x" * 200, "ünïcode"])

@@ -190,7 +190,7 @@ def _detected_type(head: Head | None) -> str | None:
     DETECT_BUCKET_DROPS)."""
     if head is None or head.first_bytes is None:
         return None
-    detected = content.detect(head.first_bytes)
+    detected = content.detect(head.first_bytes, head.root_entry)
     return detected.media_type if detected else None
 
 

@@ -18,7 +18,7 @@ from landing.uploads import lifecycle
 def enrich_records(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
     """HEAD each create and metadata update before the unit of work opens, so no transaction waits
     on S3."""
-    return enrich.head_many(records)
+    return enrich.head_many(records, follow=lifecycle.more_to_read)
 
 
 def first_failure(

@@ -4,7 +4,7 @@ plain data, thread-safe."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -28,6 +28,10 @@ _RESTORE_ONGOING = re.compile(r'ongoing-request="(true|false)"')
 _RESTORE_EXPIRY = re.compile(r'expiry-date="([^"]+)"')
 
 
+# One OLE directory entry: what ``follow`` asks to read (uploads/content.py judges it).
+DIRECTORY_ENTRY_BYTES = 128
+
+
 class RetryableS3Error(RuntimeError):
     """HeadObject was throttled or failed server-side: the record must be retried, not guessed."""
 
@@ -45,6 +49,8 @@ class Head:
     size: int | None = None
     # The object's first bytes (content sniffing), for the creates that are sniffed.
     first_bytes: bytes | None = None
+    # An OLE file's root directory entry when it lies past the first bytes (an MSI's can): read there.
+    root_entry: bytes | None = None
     # How a reader is told to decode the body (gzip...): the bytes sniffed are not what it gets.
     content_encoding: str | None = None
     # S3 Metadata's columns; object_tags is None when the tags could not be read (GetObjectTagging
@@ -154,12 +160,15 @@ def head(bucket: str, key: str, version_id: str | None, expected_etag: str | Non
     )
 
 
-def first_bytes(bucket: str, key: str, version_id: str | None, e_tag: str | None, limit: int) -> bytes | None:
-    """A ranged GET of the object's first ``limit`` bytes, of the event's body only (If-Match on its
-    eTag); None when that body is gone or was replaced. Same client and time bounds as HeadObject."""
+def first_bytes(
+    bucket: str, key: str, version_id: str | None, e_tag: str | None, limit: int, start: int = 0
+) -> bytes | None:
+    """A ranged GET of the object's first ``limit`` bytes (from ``start``), of the event's body only
+    (If-Match on its eTag); None when that body is gone or was replaced, b"" past its end. Same client
+    and time bounds as HeadObject."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes=0-{limit - 1}"}
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes={start}-{start + limit - 1}"}
     if version_id and version_id != "null":
         params["VersionId"] = version_id
     if e_tag:
@@ -171,7 +180,7 @@ def first_bytes(bucket: str, key: str, version_id: str | None, e_tag: str | None
         code = str(error.response.get("Error", {}).get("Code", ""))
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code == "InvalidRange" or status == 416:
-            return b""  # an empty object has no byte 0
+            return b""  # an empty object has no byte 0, a short one none past its end
         if code in GONE_CODES or code == "PreconditionFailed" or status in (400, 403, 404, 412):
             return None
         raise RetryableS3Error(
@@ -198,13 +207,16 @@ def sniffed(record: S3Record) -> bool:
     )
 
 
-def head_many(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
+def head_many(
+    records: Sequence[S3Record], follow: Callable[[bytes], int | None] | None = None
+) -> dict[Identity, HeadOutcome]:
     """HEAD every create, metadata update and version delete, in a small thread pool when there are several; sniffed
     creates also get their first bytes, in the same worker, right after their HEAD.
 
     A create or metadata update asks for its own version and eTag; a version delete asks for no version, i.e. for
     whatever a reader of the key gets now (None: nothing, the key is gone or hidden by a delete
-    marker). Failures are returned, not raised.
+    marker). Failures are returned, not raised. ``follow`` says where, given the first bytes, the
+    content checks need the next DIRECTORY_ENTRY_BYTES (an OLE file's root entry, often past them).
     """
     creates = {r.identity: r for r in records if needs_head(r)}
 
@@ -218,7 +230,13 @@ def head_many(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
             data = first_bytes(
                 record.bucket, record.key, record.version_id, found.e_tag, get_settings().sniff_bytes
             )
-            return replace(found, first_bytes=data)
+            offset = follow(data) if follow is not None and data else None
+            if offset is None or offset + DIRECTORY_ENTRY_BYTES <= len(data or b""):
+                return replace(found, first_bytes=data)
+            entry = first_bytes(
+                record.bucket, record.key, record.version_id, found.e_tag, DIRECTORY_ENTRY_BYTES, offset
+            )
+            return replace(found, first_bytes=data, root_entry=entry)
         except RetryableS3Error as error:
             return error
 

@@ -114,7 +114,7 @@ def _new_upload(
     return Upload(
         id=upload_id,
         bucket=settings.bucket_name,
-        key=intents.new_key(settings, owner, upload_id, filename),
+        key=intents.new_key(settings, owner, upload_id, filename, content_type),
         content_type=content_type,
         owner=owner,
         status="pending",

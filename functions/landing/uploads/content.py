@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 import struct
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
+
+# One directory entry (128 bytes): the root storage is the directory's first; ingest reads it there.
+from landing.s3.head import DIRECTORY_ENTRY_BYTES
 
 # The rules, one table (docs/content-checks.md repeats it):
 # 1. executables and scripts are accepted only under an executable declared type;
@@ -73,8 +77,51 @@ _TEXT_APPLICATION = re.compile(
 )
 # Bytes that never occur in text (NUL and the C0 controls but tab, LF, FF, CR, ESC).
 _BINARY_BYTES = bytes([*range(0, 8), 11, *range(14, 27), *range(28, 32)])
-_MSI_CLSID = bytes.fromhex("84100c00000000000c00000000000046")
+# File name extensions Windows runs, or hands to a script host, a shell or an installer, when a user
+# opens the file. Most of these formats have no magic number (a .bat, .vbs or .js is plain text), so a
+# file name with one is refused when announced, and a key's extension follows its declared type.
+# Windows: programs, installers, script hosts, shortcuts, consoles, help, images it mounts.
+_WINDOWS_EXTENSIONS = (
+    "ade adp app application appref-ms appx appxbundle bas bat cer chm cmd com cpl diagcab dll drv exe "
+    "gadget grp hlp hta htt inf ins iso isp its jar jnlp js jse lnk mad maf mag mam maq mar mas mat mau "
+    "mav maw mcf mda mdb mde mdt mdw mdz msc msh msh1 msh1xml msh2 msh2xml mshxml msi msix msixbundle "
+    "msp mst ocx ops pcd pif plg prf prg ps1 ps1xml ps2 ps2xml psc1 psc2 psd1 psm1 py pyc pyw reg scf "
+    "scr sct search-ms settingcontent-ms shb shs sys theme url vb vbe vbp vbs vhd vhdx vsmacros vsw "
+    "website ws wsc wsf wsh xbap xll xnk"
+)
+# Unix and macOS: shell scripts, launchers, packages and disk images.
+_UNIX_EXTENSIONS = "action apk bash command csh deb desktop dmg ksh mpkg pkg rpm run scpt sh workflow xpi zsh"
+EXECUTABLE_EXTENSIONS = frozenset(f"{_WINDOWS_EXTENSIONS} {_UNIX_EXTENSIONS}".split())
+# The root storage CLSIDs of Windows Installer files, as stored: little-endian (uuid bytes_le).
+_INSTALLER_CLSIDS = {
+    uuid.UUID("000C1084-0000-0000-C000-000000000046").bytes_le: (
+        "application/x-msi",
+        "a Windows Installer package (MSI)",
+    ),
+    uuid.UUID("000C1086-0000-0000-C000-000000000046").bytes_le: (
+        "application/x-msi",
+        "a Windows Installer patch (MSP)",
+    ),
+    uuid.UUID("000C1082-0000-0000-C000-000000000046").bytes_le: (
+        "application/x-msi",
+        "a Windows Installer transform (MST)",
+    ),
+}
 _OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+# Formats puremagic recognises by a signature specific enough to decide a rejection: a Windows shortcut,
+# a registry file, an Internet shortcut, compiled HTML help, an MMC console (its XML form; the OLE form
+# is judged by its root storage like any OLE file).
+_EXECUTABLE_MATCHES = {".lnk", ".reg", ".url", ".chm", ".msc"}
+# Script formats without a magic number that markup still gives away: an HTML Application (its
+# HTA:APPLICATION element), a Windows Script File (a <job> or <package> root), a scriptlet.
+_MARKUP_SCRIPTS = (
+    (re.compile(rb"<\s*hta:application\b", re.I), "an HTML Application (HTA)"),
+    (re.compile(rb"<\s*scriptlet\b", re.I), "a Windows scriptlet (SCT)"),
+    (
+        re.compile(rb"\A\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<\s*(?:job|package)\b", re.I | re.S),
+        "a Windows Script File (WSF)",
+    ),
+)
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "csh", "tcsh", "fish"})
 
 
@@ -112,7 +159,7 @@ def is_text_type(declared: str) -> bool:
     )
 
 
-def _executable(data: bytes) -> Detected | None:
+def _executable(data: bytes, root_entry: bytes | None = None) -> Detected | None:
     """Signatures checked here rather than trusted to a database: these decide a rejection."""
     head = data.removeprefix(b"\xef\xbb\xbf")
     if head.startswith(b"#!"):
@@ -136,22 +183,50 @@ def _executable(data: bytes) -> Detected | None:
         return Detected("application/x-mach-binary", "a Mach-O universal binary or Java class", True)
     if data.startswith(b"\x00asm"):
         return Detected("application/wasm", "a WebAssembly module", True)
-    if data.startswith(_OLE_MAGIC) and _is_msi(data):
-        return Detected("application/x-msi", "a Windows Installer package (MSI)", True)
+    if data.startswith(_OLE_MAGIC):
+        return _ole(data, root_entry)
+    text = head[:4096]
+    for pattern, label in _MARKUP_SCRIPTS:
+        if pattern.search(text):
+            return Detected("text/x-script", label, executable=True)
     return None
 
 
-def _is_msi(data: bytes) -> bool:
-    """An OLE compound file whose root storage has the Windows Installer CLSID (when the directory
-    sector lies within the bytes read; otherwise it counts as an Office document)."""
-    if len(data) < 0x40:
-        return False
-    sector_shift = struct.unpack_from("<H", data, 0x1E)[0]
-    first_directory = struct.unpack_from("<I", data, 0x30)[0]
+def root_entry_offset(data: bytes) -> int | None:
+    """Where an OLE compound file's root directory entry starts (sector (first directory + 1) times the
+    sector size), or None when ``data`` is no OLE header. The directory can lie anywhere in the file,
+    far past the first bytes read: the reader fetches the entry there (s3/head.py)."""
+    if not data.startswith(_OLE_MAGIC) or len(data) < 0x40:
+        return None
+    sector_shift: int = struct.unpack_from("<H", data, 0x1E)[0]
+    first_directory: int = struct.unpack_from("<I", data, 0x30)[0]
     if not 7 <= sector_shift <= 16:
-        return False
-    root = (first_directory + 1) * (1 << sector_shift)
-    return data[root + 0x50 : root + 0x60] == _MSI_CLSID
+        return None
+    return (first_directory + 1) << sector_shift
+
+
+def _ole(data: bytes, root_entry: bytes | None) -> Detected | None:
+    """An OLE compound file (Office 97-2003, MSI, MSG...) is an installer unless its root storage says
+    otherwise: the Windows Installer CLSIDs, or no readable root entry at all, count as executable."""
+    offset = root_entry_offset(data)
+    if offset is not None and offset + DIRECTORY_ENTRY_BYTES <= len(data):
+        root_entry = data[offset : offset + DIRECTORY_ENTRY_BYTES]
+    if (
+        offset is None
+        or root_entry is None
+        or len(root_entry) < DIRECTORY_ENTRY_BYTES
+        or root_entry[0x42] != 5
+    ):
+        # Not proven otherwise: the directory could not be read, or its first entry is no root storage.
+        return Detected(
+            "application/x-msi",
+            "an OLE compound file whose root storage could not be read (possibly an installer)",
+            True,
+        )
+    installer = _INSTALLER_CLSIDS.get(bytes(root_entry[0x50:0x60]))
+    if installer is not None:
+        return Detected(installer[0], installer[1], True)
+    return None
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -161,11 +236,14 @@ def _looks_binary(data: bytes) -> bool:
 
 
 @lru_cache(maxsize=64)
-def detect(data: bytes) -> Detected | None:
-    """What the first bytes of an object are; None for an empty object."""
+def detect(data: bytes, root_entry: bytes | None = None) -> Detected | None:
+    """What the first bytes of an object are; None for an empty object.
+
+    ``root_entry``: an OLE file's root directory entry when it lies past ``data`` (root_entry_offset).
+    """
     if not data:
         return None
-    found = _executable(data)
+    found = _executable(data, root_entry)
     if found is not None:
         return found
     # Imported on first use: its signature database costs ~30 ms, which bucket drops never pay.
@@ -175,6 +253,12 @@ def detect(data: bytes) -> Detected | None:
         matches = puremagic.magic_string(data)
     except puremagic.PureError:
         matches = []
+    if not data.startswith(_OLE_MAGIC):
+        runs = next((m for m in matches if m.extension.lower() in _EXECUTABLE_MATCHES), None)
+        if runs is not None:
+            kind = media_type(runs.mime_type) or "application/octet-stream"
+            label = f"{runs.name.strip()} ({runs.extension.lower()})"
+            return Detected(kind, label, executable=True)
     best = next((m for m in matches if m.mime_type), None)
     if best is not None:
         kind = media_type(best.mime_type)
@@ -209,3 +293,93 @@ def violation(declared: str, detected: Detected | None) -> str | None:
     if is_text_type(kind) and detected.media_type == "application/octet-stream":
         return f"content is binary ({detected.label}), not text as {kind} declares"
     return None
+
+
+# The extensions a stored file may keep under each declared type (the first one is added otherwise).
+# A table of our own rather than mimetypes: its map changes between Python versions (keys would too)
+# and lists .bat and .exe under text/plain and application/octet-stream.
+_EXTENSIONS = {
+    "text/plain": ("txt", "text", "log", "md", "asc", "ini", "cfg", "conf"),
+    "text/csv": ("csv",),
+    "text/tab-separated-values": ("tsv", "tab"),
+    "text/markdown": ("md", "markdown"),
+    "text/html": ("html", "htm"),
+    "text/xml": ("xml",),
+    "text/calendar": ("ics",),
+    "application/xml": ("xml",),
+    "application/json": ("json",),
+    "application/x-ndjson": ("ndjson", "jsonl"),
+    "application/octet-stream": ("bin",),
+    "application/pdf": ("pdf",),
+    "application/zip": ("zip",),
+    "application/x-zip-compressed": ("zip",),
+    "application/gzip": ("gz", "tgz"),
+    "application/x-gzip": ("gz", "tgz"),
+    "application/x-tar": ("tar",),
+    "application/x-7z-compressed": ("7z",),
+    "application/vnd.rar": ("rar",),
+    "application/x-bzip2": ("bz2",),
+    "application/zstd": ("zst",),
+    "application/epub+zip": ("epub",),
+    "application/msword": ("doc", "dot"),
+    "application/vnd.ms-excel": ("xls", "xlt"),
+    "application/vnd.ms-powerpoint": ("ppt", "pps", "pot"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ("docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ("xlsx",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ("pptx",),
+    "application/vnd.oasis.opendocument.text": ("odt",),
+    "application/vnd.oasis.opendocument.spreadsheet": ("ods",),
+    "application/vnd.oasis.opendocument.presentation": ("odp",),
+    "application/x-sqlite3": ("sqlite", "sqlite3", "db"),
+    "application/vnd.sqlite3": ("sqlite", "sqlite3", "db"),
+    "application/ogg": ("ogg", "ogx"),
+    "image/jpeg": ("jpg", "jpeg", "jpe", "jfif"),
+    "image/png": ("png",),
+    "image/gif": ("gif",),
+    "image/webp": ("webp",),
+    "image/avif": ("avif",),
+    "image/heic": ("heic",),
+    "image/heif": ("heif",),
+    "image/tiff": ("tif", "tiff"),
+    "image/bmp": ("bmp",),
+    "image/svg+xml": ("svg",),
+    "audio/mpeg": ("mp3",),
+    "audio/mp4": ("m4a",),
+    "audio/ogg": ("ogg", "oga", "opus"),
+    "audio/wav": ("wav",),
+    "audio/flac": ("flac",),
+    "video/mp4": ("mp4", "m4v"),
+    "video/webm": ("webm",),
+    "video/quicktime": ("mov",),
+    "font/woff": ("woff",),
+    "font/woff2": ("woff2",),
+    "font/ttf": ("ttf",),
+    "font/otf": ("otf",),
+}
+# A declared type this table does not know gets an inert extension: nothing opens it by its name.
+UNKNOWN_TYPE_EXTENSION = "bin"
+
+
+def extension(name: str) -> str:
+    """'Report.PDF' -> 'pdf'; '' without one."""
+    stem, dot, suffix = name.rpartition(".")
+    return suffix.lower() if dot and stem else ""
+
+
+def executable_name(name: str, declared: str) -> bool:
+    """Whether a file of this name would be run (not viewed) when opened, under a declared type that
+    does not say it is executable."""
+    return extension(name) in EXECUTABLE_EXTENSIONS and media_type(declared) not in EXECUTABLE_TYPES
+
+
+def stored_name(name: str, declared: str) -> str:
+    """The name a key ends with: the client's, with an extension of the declared type appended when it
+    has none of that type's (a download is opened by its extension: 'page.html' declared text/plain is
+    stored as 'page.html.txt'). Executable types, allowed only when configured, keep their name."""
+    kind = media_type(declared)
+    if kind in EXECUTABLE_TYPES:
+        return name
+    allowed = _EXTENSIONS.get(kind, (UNKNOWN_TYPE_EXTENSION,))
+    if extension(name) in allowed:
+        return name
+    return f"{name}.{allowed[0]}"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from landing.db.models import Upload
 from landing.settings import Settings
-from landing.uploads import lifecycle, presign, quotas
+from landing.uploads import content, lifecycle, presign, quotas
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -261,9 +261,23 @@ def owner_prefix(settings: Settings, owner: str) -> str:
     return f"{settings.upload_prefix}{owner_segment(owner)}/"
 
 
-def new_key(settings: Settings, owner: str, upload_id: uuid.UUID, filename: str) -> str:
-    """uploads/<owner>/<uuid>/<sanitised filename>: chosen by the server, unique per upload."""
-    return f"{owner_prefix(settings, owner)}{upload_id}/{sanitise_filename(filename)}"
+def new_key(settings: Settings, owner: str, upload_id: uuid.UUID, filename: str, content_type: str) -> str:
+    """uploads/<owner>/<uuid>/<sanitised filename>: chosen by the server, unique per upload.
+
+    The name's extension follows the declared type (content.stored_name), and a name Windows or a
+    desktop would run when opened (.exe, .hta, .bat, .js, .lnk...) is refused (400) unless the type
+    itself is an executable one: the bytes of most script formats cannot tell them from text, so the
+    name is what must not say "run me". Content-Disposition repeats this name (presign.py).
+    """
+    name = sanitise_filename(filename)
+    if content.executable_name(name, content_type):
+        raise bad_request(
+            "executable_filename",
+            f"files named *.{content.extension(name)} are run when opened and are not accepted as "
+            f"{content.media_type(content_type)}",
+        )
+    name = sanitise_filename(content.stored_name(name, content_type))
+    return f"{owner_prefix(settings, owner)}{upload_id}/{name}"
 
 
 def view(row: Upload) -> dict[str, Any]:
@@ -322,7 +336,7 @@ def create(
     except quotas.QuotaExceeded as exceeded:
         raise UploadError(429, "quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
     upload_id = uuid.uuid4()
-    key = new_key(settings, owner, upload_id, intent.filename)
+    key = new_key(settings, owner, upload_id, intent.filename, intent.content_type)
     # A presigned request lives only as long as a client needs to start sending. A POST form takes no
     # If-None-Match: it can be sent again until it expires, so it is the shortest. A PUT writes only
     # an empty key; part URLs die with their multipart upload, so they may live longer.

@@ -99,7 +99,15 @@ def violation(
 
 def detected_of(head: Head | None) -> content.Detected | None:
     """What the object's first bytes are, when they were read."""
-    return content.detect(head.first_bytes) if head is not None and head.first_bytes is not None else None
+    if head is None or head.first_bytes is None:
+        return None
+    return content.detect(head.first_bytes, head.root_entry)
+
+
+def more_to_read(first_bytes: bytes) -> int | None:
+    """Where the content checks need another directory entry's worth of the object (an OLE file's
+    root storage, which says whether it is an installer), or None."""
+    return content.root_entry_offset(first_bytes)
 
 
 def _concerned(records: Sequence[S3Record]) -> list[S3Record]:
