@@ -334,3 +334,14 @@ def test_limits_tell_a_client_when_to_go_multipart(live, env):
     assert "text/plain" in limits["allowed_content_types"]
     status, anonymous, _ = Api(None).call("GET", "/s3/limits")
     assert anonymous["max_size"] == get_settings().anonymous_max_size
+
+
+def test_a_landed_single_upload_counts_its_bytes_not_its_reservation(live, env):
+    env(MULTIPART_THRESHOLD=str(8 * MIB), UPLOAD_MAX_BYTES_PER_DAY=str(12 * MIB))
+    uppy = Uppy()
+    _, first = uppy.params("a.txt", "text/plain")
+    assert uppy.post_form(first, b"eighteen bytes ok\n").status_code == 204
+    live.drain()
+    status, second = uppy.params("b.txt", "text/plain")
+    policy = json.loads(base64.b64decode(second["fields"]["policy"]))
+    assert ["content-length-range", 1, 8 * MIB] in policy["conditions"], "18 bytes landed, not 8 MiB"
