@@ -343,5 +343,23 @@ def test_a_landed_single_upload_counts_its_bytes_not_its_reservation(live, env):
     assert uppy.post_form(first, b"eighteen bytes ok\n").status_code == 204
     live.drain()
     status, second = uppy.params("b.txt", "text/plain")
+    assert status == 200
     policy = json.loads(base64.b64decode(second["fields"]["policy"]))
     assert ["content-length-range", 1, 8 * MIB] in policy["conditions"], "18 bytes landed, not 8 MiB"
+
+
+@pytest.mark.parametrize("number", ["0", "10001", "²", "٣", "1.0", "-1", "00000000001"])
+def test_a_part_number_outside_1_to_10000_in_ascii_digits_is_400(live, number):
+    uppy = Uppy()
+    _, created = uppy.create("n.bin", "application/octet-stream")
+    status, body = uppy.sign(created, number)  # type: ignore[arg-type]
+    assert (status, body["error"]["code"]) == (400, "invalid_part_number")
+
+
+def test_parts_s3_no_longer_holds_are_a_409_not_a_500(live):
+    uppy = Uppy()
+    _, created = uppy.create("n.bin", "application/octet-stream")
+    (open_upload,) = open_multiparts(live)
+    live.s3.abort_multipart_upload(Bucket=BUCKET, Key=open_upload["Key"], UploadId=open_upload["UploadId"])
+    for status, body in (uppy.sign(created, 1), uppy.list_parts(created), uppy.complete(created, [(1, "x")])):
+        assert (status, body["error"]["code"]) == (409, "upload_gone")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 # S3: part numbers 1..10,000; every part but the last at least 5 MiB.
 MAX_PART_NUMBER = 10_000
+PART_NUMBER = re.compile(r"[0-9]{1,5}")
 PARAMS_QUERY = frozenset({"filename", "type"})
 METADATA_PARAMETER = re.compile(r"metadata\[([^\]]*)\]")
 CREATE_FIELDS = frozenset({"filename", "type", "metadata"})
@@ -231,16 +232,27 @@ def _open(session: Session, owner: str, raw_id: object, query: Mapping[str, str]
 
 def _part_number(raw: object) -> int:
     text = str(raw)
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PART_NUMBER:
+    # ASCII digits only: str.isdigit() also takes "²" and "٣", which int() refuses or reads.
+    if not PART_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_PART_NUMBER:
         raise bad_request("invalid_part_number", f"the part number must be 1 to {MAX_PART_NUMBER}")
     return int(text)
 
 
 def _parts(client: S3Client, row: Upload) -> list[dict[str, Any]]:
+    from botocore.exceptions import ClientError
+
     assert row.multipart_upload_id is not None
-    return presign.list_parts(
-        client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id
-    )
+    try:
+        return presign.list_parts(
+            client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise
+        # S3 dropped it (the bucket's rule for incomplete uploads, or an abort outside the API).
+        raise UploadError(
+            409, "upload_gone", f"S3 no longer holds the parts of upload {row.id}; start it again"
+        ) from None
 
 
 def sign_part(
