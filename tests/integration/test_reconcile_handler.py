@@ -14,6 +14,7 @@ from landing import cli
 from landing.db import engine as db
 from landing.db.engine import build_engine
 from landing.handlers.reconcile import handler
+from landing.reconcile import lease
 from landing.reconcile import run as reconcile_run
 from landing.s3 import listing
 from landing.settings import get_settings
@@ -133,7 +134,7 @@ def test_no_time_for_a_batch_means_no_work_and_the_token_is_kept(s3, small_pages
 def test_an_invocation_finds_the_run_held_by_another_and_does_nothing(s3):
     fill(s3)
     with db.Session() as session, session.begin():
-        assert reconcile_run.claim(session, BUCKET, "", "another-invocation", lease_s=600) is not None
+        assert lease.claim(session, BUCKET, "", "another-invocation", lease_s=600) is not None
 
     result = handler({"bucket": BUCKET}, SimulatedContext(remaining_ms=900_000))
 
@@ -144,7 +145,7 @@ def test_an_invocation_finds_the_run_held_by_another_and_does_nothing(s3):
 
 def test_a_run_whose_lease_was_taken_over_stops_without_writing(s3, small_pages, monkeypatch):
     fill(s3)
-    original = reconcile_run.save_progress
+    original = lease.save_progress
     other = build_engine(get_settings())  # another invocation's own connection
 
     def taken_over(session, bucket, prefix, owner, batch, lease_s):
@@ -152,10 +153,10 @@ def test_a_run_whose_lease_was_taken_over_stops_without_writing(s3, small_pages,
             conn.execute(text("UPDATE reconcile_state SET owner = 'usurper'"))
         original(session, bucket, prefix, owner, batch, lease_s)
 
-    monkeypatch.setattr(reconcile_run, "save_progress", taken_over)
+    monkeypatch.setattr(lease, "save_progress", taken_over)
 
     try:
-        with pytest.raises(reconcile_run.LeaseLost):
+        with pytest.raises(lease.LeaseLost):
             handler({"bucket": BUCKET}, SimulatedContext(remaining_ms=900_000))
     finally:
         other.dispose()

@@ -17,6 +17,7 @@ from landing import cli
 from landing.db import engine as db
 from landing.handlers.ingest import handler as ingest
 from landing.reconcile import run as reconcile_run
+from landing.reconcile import sources
 from landing.s3 import inventory
 from tests.conftest import _truncate, rows
 from tests.support.events import s3_event, s3_record
@@ -170,7 +171,7 @@ def test_inventory_reconcile_repairs_exactly_what_the_listing_reconcile_does(s3,
     assert absent_since(by_inventory) == {"zz/gone.txt": taken_at}
     assert without_absent_times(by_inventory) == without_absent_times(by_listing)
     # A second pass over the same report finds nothing left to do.
-    again = reconcile_run.run(BUCKET, page_size=2, source=reconcile_run.inventory_source(manifest, ""))
+    again = reconcile_run.run(BUCKET, page_size=2, source=sources.inventory_source(manifest, ""))
     assert again.totals.planned == 0
 
 
@@ -180,7 +181,7 @@ def test_rows_written_after_the_report_was_taken_are_left_alone(s3, lambda_conte
     # A live event after the report: the object is not in it, yet it must not be tombstoned.
     ingest(s3_event(s3_record("late/arrival.txt", sequencer="0F")), lambda_context)
 
-    outcome = reconcile_run.run(BUCKET, page_size=2, source=reconcile_run.inventory_source(manifest, ""))
+    outcome = reconcile_run.run(BUCKET, page_size=2, source=sources.inventory_source(manifest, ""))
 
     assert outcome.totals.left_alone == 1
     assert rows("SELECT is_deleted FROM objects WHERE key = 'late/arrival.txt'") == [{"is_deleted": False}]

@@ -13,7 +13,7 @@ with quiet_imports():
 
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
-    from landing.reconcile import run as reconcile_run
+    from landing.reconcile import scheduled
     from landing.settings import get_settings
 
 
@@ -36,7 +36,7 @@ def target(event: object) -> tuple[str, str]:
 @logger.inject_lambda_context
 def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bucket, prefix = target(event)
-    summary = reconcile_run.scheduled(bucket, prefix, context)
+    summary = scheduled.resume(bucket, prefix, context)
     invocation = summary.get("invocation", {})
     for name, metric in (
         ("scanned", "ReconcileScanned"),

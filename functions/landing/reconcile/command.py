@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from landing.reconcile import run as reconcile_run
+from landing.reconcile import run, sources
 from landing.reconcile.run import Batch, Totals
 from landing.s3.head import RetryableS3Error
 
@@ -87,7 +87,7 @@ def main(
     progress = Progress(out, err, dry_run)
     try:
         if inventory:
-            source = reconcile_run.inventory_source(inventory, prefix)
+            source = sources.inventory_source(inventory, prefix)
             if bucket and bucket != source.bucket:
                 raise ValueError(f"{inventory} is an inventory of {source.bucket}, not {bucket}")
             bucket = source.bucket
@@ -96,8 +96,8 @@ def main(
             print("landing reconcile: --bucket is required (or set BUCKET_NAME)", file=err)
             return 2
         if not inventory:
-            source = reconcile_run.listing_source(bucket, prefix)
-        outcome = reconcile_run.run(
+            source = sources.listing_source(bucket, prefix)
+        outcome = run.run(
             bucket,
             prefix,
             dry_run=dry_run,
