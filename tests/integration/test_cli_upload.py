@@ -115,3 +115,41 @@ def test_landing_serve_puts_the_reason_in_the_status_line_for_uppy(served, clean
     assert answer.json()["error"]["code"] == "unsupported_media_type"
     limits = requests.get(f"{served.url}/s3/limits", timeout=10).json()
     assert limits["max_size"] > 100 * MIB, "the anonymous owner may go multipart locally"
+
+
+def test_with_a_jwt_authorizer_the_token_makes_the_owner_and_none_is_refused(clean_db, tmp_path):
+    from landing.local.authorizer import JwtAuthorizer
+
+    secret = tmp_path / "jwt.key"
+    secret.write_text("a local signing key for this test only")
+    token = JwtAuthorizer(secret.read_text(), issuer="landing-serve").token(
+        {"sub": "carol", "exp": int(time.time()) + 600}
+    )
+    note = tmp_path / "note.txt"
+    note.write_text("signed in\n")
+    with landing_serve("--jwt-secret-file", str(secret)) as server:
+        anonymous = landing_upload(server, note, state=tmp_path / "cache")
+        token_file = tmp_path / "token"
+        token_file.write_text(token)
+        signed_in = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "landing",
+                "upload",
+                "--api",
+                server.url,
+                "--token-file",
+                str(token_file),
+                str(note),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+            timeout=300,
+            check=False,
+        )
+    assert anonymous.returncode == 1 and "failed" in anonymous.stdout and "401" in anonymous.stdout
+    assert signed_in.returncode == 0, signed_in.stdout + signed_in.stderr
+    (row,) = rows("SELECT owner, status FROM uploads")
+    assert row["status"] == "uploaded" and "carol" in row["owner"]

@@ -34,8 +34,8 @@ class Served:
 
 
 @contextmanager
-def landing_serve(**env: str) -> Iterator[Served]:
-    """Start `python -m landing serve --port 0`, wait for its banner, stop it (SIGTERM) afterwards.
+def landing_serve(*arguments: str, **env: str) -> Iterator[Served]:
+    """Start `python -m landing serve --port 0 [arguments]`, wait for its banner, stop it (SIGTERM) afterwards.
 
     The child gets the parent's DATABASE_URL (conftest's per-process database) plus ``env``, and
     its own moto server, so nothing is shared with other tests but the tables.
@@ -49,7 +49,7 @@ def landing_serve(**env: str) -> Iterator[Served]:
         with log.open("wb") as sink:
             # Output goes to a file, never an unread pipe that could fill up and stall the server.
             process = subprocess.Popen(
-                [sys.executable, "-m", "landing", "serve", "--port", "0"],
+                [sys.executable, "-m", "landing", "serve", "--port", "0", *arguments],
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env=child_env,
