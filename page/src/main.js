@@ -39,6 +39,7 @@ function start() {
   uppy.on("upload-error", (file, error) => verdicts.failed(file, error));
   uppy.on("file-removed", (file) => verdicts.cancelled(file));
   uppy.on("restored", () => uppy.getFiles().forEach((file) => verdicts.restored(file)));
+  uppy.on("file-added", (file) => verdicts.chosenAgain(file));
   window.landingUppy = uppy; // for the browser tests and for poking at it from the console
 
   wireObjects();

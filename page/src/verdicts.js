@@ -69,6 +69,13 @@ export class Verdicts {
     else this.set(item, "restored", "Restored after a reload; resuming", { say: true });
   }
 
+  chosenAgain(file) {
+    const item = this.items.get(file.id);
+    if (item && item.element.dataset.status === "restored") {
+      this.set(item, "restored", "Ready to resume: press Upload", { say: true });
+    }
+  }
+
   failed(file, error) {
     const item = this.item(file);
     const message = (error && error.message) || String(error);

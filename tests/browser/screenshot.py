@@ -1,7 +1,8 @@
 """Retake the README's screenshot of the upload page: `.venv/bin/python -m tests.browser.screenshot`.
 
-Runs `landing serve` on a throwaway database of the embedded server (or DATABASE_URL's server), uploads
-three files through the page (one small, one in parts, one too large) and saves a full-page PNG.
+Runs `landing serve` on a throwaway database of the embedded server (or DATABASE_URL's server), sends
+three files through the page's Uppy Dashboard (one small, one in parts, one of a type the API refuses)
+and saves a full-page PNG.
 """
 
 from __future__ import annotations
@@ -12,18 +13,11 @@ import tempfile
 from pathlib import Path
 
 from landing.local import embedded
-from tests.browser.conftest import MIB, SERVER_ENV
+from tests.browser.conftest import MIB, SERVER_ENV, pick, wait_status
 from tests.support.browser import launch, why_unavailable
 from tests.support.serve import landing_serve
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "upload-page.png"
-PICK = """([name, size, type]) => {
-    const data = new DataTransfer();
-    data.items.add(new File([new Uint8Array(size).fill(65)], name, { type }));
-    const input = document.querySelector("#files");
-    input.files = data.files;
-    input.dispatchEvent(new Event("change", { bubbles: true }));
-}"""
 
 
 def main(output: Path) -> int:
@@ -53,14 +47,14 @@ def main(output: Path) -> int:
             context = launch(driver, Path(tmp), viewport={"width": 900, "height": 700})
             page = context.pages[0] if context.pages else context.new_page()
             page.goto(served.url + "/")
-            for name_, size, kind in [
-                ("q1 report.pdf", 180_000, "application/pdf"),
-                ("survey-results.csv", 6 * MIB, "text/csv"),
-                ("scans.zip", 9 * MIB, "application/zip"),
+            page.wait_for_selector(".uppy-Dashboard")
+            for name_, size, kind, verdict in [
+                ("q1 report.pdf", 180_000, "application/pdf", "uploaded"),
+                ("survey-results.csv", 12 * MIB, "text/csv", "uploaded"),
+                ("holiday.mov", 9 * MIB, "video/quicktime", "refused"),
             ]:
-                page.evaluate(PICK, [name_, size, kind])
-                page.locator(f'.upload:has(.upload-name:text-is("{name_}"))[data-status]').first.wait_for()
-            page.locator(".upload[data-status=uploaded]").nth(1).wait_for(timeout=60_000)
+                pick(page, name_, size, kind, head="%PDF-1.7\n" if kind == "application/pdf" else "")
+                wait_status(page, name_, verdict)
             page.locator("#objects tbody tr").nth(1).wait_for()
             page.wait_for_timeout(300)
             output.parent.mkdir(parents=True, exist_ok=True)

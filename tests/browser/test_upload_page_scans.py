@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.browser.conftest import SERVER_ENV
+from tests.browser.conftest import MOTO, SERVER_ENV, pick, wait_status
 from tests.conftest import rows
 from tests.support.events import guardduty_event
 from tests.support.serve import Served, landing_serve, wait_for
 
 expect = pytest.importorskip("playwright.sync_api", reason="the Playwright driver is not installed").expect
-
-MOTO = re.compile(r"S3 \+ SQS\s+(http://\S+) \(moto\): bucket (\S+) -> queue (\S+)")
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +35,8 @@ def send_verdict(served: Served, key: str, result: str) -> None:
 
 
 def upload(page: Any, name: str) -> tuple[Any, str]:
-    page.set_input_files("#files", [{"name": name, "mimeType": "text/plain", "buffer": b"scan me\n"}])
-    item = page.locator(".upload[data-status=scanning]")
-    item.wait_for()
+    pick(page, name, 8, "text/plain", head="scan me\n")
+    item = wait_status(page, name, "scanning")
     assert item.locator(".upload-status").inner_text() == "Received; waiting for the malware scan"
     return item, item.locator(".upload-key").inner_text()
 
@@ -50,8 +46,7 @@ def test_a_clean_verdict_makes_the_waiting_upload_uploaded(page, served):
 
     send_verdict(served, key, "NO_THREATS_FOUND")
 
-    item = page.locator(".upload[data-status=uploaded]")
-    item.wait_for()
+    item = wait_status(page, "clean.txt", "uploaded")
     assert item.locator(".upload-status").inner_text() == "Uploaded · malware scan: no threats found"
     assert rows("SELECT status, scan_status FROM uploads") == [
         {"status": "uploaded", "scan_status": "NO_THREATS_FOUND"}
@@ -63,8 +58,7 @@ def test_threats_quarantine_the_upload_and_the_page_says_so(page, served):
 
     send_verdict(served, key, "THREATS_FOUND")
 
-    item = page.locator(".upload[data-status=quarantined]")
-    item.wait_for()
+    item = wait_status(page, "eicar.txt", "quarantined")
     assert item.locator(".upload-status").inner_text() == (
         "Quarantined: malware scan found EICAR-Test-File (not a virus)"
     )

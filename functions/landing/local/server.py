@@ -111,10 +111,13 @@ def _refuse(status: int, code: str, message: str) -> Response:
 
 
 def page_policy(s3_origin: str | None) -> str:
-    """The page's Content-Security-Policy: its own files, the API, and the local S3 it uploads to."""
+    """The page's Content-Security-Policy: its own files, the API, and the local S3 it uploads to.
+
+    blob: images are the Dashboard's thumbnails, made in the page from the chosen files.
+    """
     uploads = f" {s3_origin}" if s3_origin else ""
     return (
-        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         f"connect-src 'self'{uploads}; form-action 'self'{uploads}; base-uri 'none'; "
         "object-src 'none'; frame-ancestors 'none'"
     )
