@@ -98,6 +98,8 @@ export class Verdicts {
     const item = this.item(file);
     const generation = item.generation;
     item.key.textContent = key;
+    // How long Uppy took from the first request to S3's last answer (the browser tests report it).
+    if (file.progress && file.progress.uploadStarted) item.element.dataset.sentMs = String(Date.now() - file.progress.uploadStarted);
     this.set(item, "pending", "Sent; waiting for the server's verdict…", { say: true });
     const id = uploadIdOf(key);
     const started = Date.now();
