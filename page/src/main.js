@@ -7,6 +7,7 @@ import GoldenRetriever from "@uppy/golden-retriever";
 import "@uppy/core/css/style.min.css";
 import "@uppy/dashboard/css/style.min.css";
 import "./page.css";
+import { withApiReasons } from "./errors.js";
 import { objects, wireObjects } from "./objects.js";
 import { Verdicts } from "./verdicts.js";
 
@@ -16,6 +17,7 @@ const MIB = 1024 * 1024;
 const MULTIPART_ABOVE = 10 * MIB;
 
 function start() {
+  withApiReasons(window.location.origin);
   const uppy = new Uppy({ id: "landing", autoProceed: true });
   uppy.use(Dashboard, {
     inline: true,

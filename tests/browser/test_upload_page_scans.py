@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
+from landing.handlers.ingest import handler as ingest
+from landing.lambda_context import local_context
+from landing.s3 import clients
+from landing.settings import get_settings
 from tests.browser.conftest import MOTO, SERVER_ENV, pick, wait_status
 from tests.conftest import rows
 from tests.support.events import guardduty_event
@@ -23,15 +25,25 @@ def served(playwright: Any) -> Iterator[Served]:
         yield server
 
 
-def send_verdict(served: Served, key: str, result: str) -> None:
-    """What GuardDuty would send, onto the server's own ingest queue (its drain feeds IngestFunction)."""
-    endpoint, bucket, queue = MOTO.search(served.output()).groups()  # type: ignore[union-attr]
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+def send_verdict(served: Served, key: str, result: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What GuardDuty's EventBridge rule delivers: its scan result straight to IngestFunction (verdicts
+    are taken from that path only, never from the notification queue), here in-process against the
+    server's database and S3 (a quarantined object is deleted there)."""
+    endpoint, bucket, _ = MOTO.search(served.output()).groups()  # type: ignore[union-attr]
+    monkeypatch.setenv("S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("BUCKET_NAME", bucket)
+    get_settings.cache_clear()
+    clients.reset()
     (obj,) = rows("SELECT e_tag, version_id FROM objects WHERE key = :k", k=key)
     event = guardduty_event(
         key, result=result, bucket=bucket, etag=obj["e_tag"], version_id=obj["version_id"]
     )
-    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"], MessageBody=json.dumps(event))
+    try:
+        ingest(event, local_context("IngestFunction"))
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        clients.reset()
 
 
 def upload(page: Any, name: str) -> tuple[Any, str]:
@@ -41,10 +53,10 @@ def upload(page: Any, name: str) -> tuple[Any, str]:
     return item, item.locator(".upload-key").inner_text()
 
 
-def test_a_clean_verdict_makes_the_waiting_upload_uploaded(page, served):
+def test_a_clean_verdict_makes_the_waiting_upload_uploaded(page, served, monkeypatch):
     _, key = upload(page, "clean.txt")
 
-    send_verdict(served, key, "NO_THREATS_FOUND")
+    send_verdict(served, key, "NO_THREATS_FOUND", monkeypatch)
 
     item = wait_status(page, "clean.txt", "uploaded")
     assert item.locator(".upload-status").inner_text() == "Uploaded · malware scan: no threats found"
@@ -53,10 +65,10 @@ def test_a_clean_verdict_makes_the_waiting_upload_uploaded(page, served):
     ]
 
 
-def test_threats_quarantine_the_upload_and_the_page_says_so(page, served):
+def test_threats_quarantine_the_upload_and_the_page_says_so(page, served, monkeypatch):
     _, key = upload(page, "eicar.txt")
 
-    send_verdict(served, key, "THREATS_FOUND")
+    send_verdict(served, key, "THREATS_FOUND", monkeypatch)
 
     item = wait_status(page, "eicar.txt", "quarantined")
     assert item.locator(".upload-status").inner_text() == (
