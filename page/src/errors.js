@@ -1,7 +1,7 @@
 // Uppy keeps nothing of a failed Companion request but its HTTP status text ("Companion request failed:
 // <statusText>", @uppy/aws-s3 6 CompanionS3.ts), and API Gateway sends no status text over HTTP/2. So the
 // page hands Uppy the API's own message as the status text of the API's failed /s3/ answers.
-const REASON_MAX = 300;
+const REASON_MAX = 500;
 
 function reasonPhrase(text) {
   // A status text may hold only tabs, spaces and visible Latin-1 characters (fetch throws otherwise).
@@ -18,7 +18,7 @@ export function withApiReasons(endpoint) {
     let reason = response.statusText;
     try {
       const { error } = await response.clone().json();
-      if (error && error.message) reason = `${error.message} (${response.status} ${error.code})`;
+      if (error && error.message) reason = `${response.status} ${error.code}: ${error.message}`;
     } catch (_) {
       // not the API's JSON error: keep the status text there is
     }

@@ -91,6 +91,9 @@ PICK = """([selector, name, size, type, head]) => {
 
 
 def pick(page, name: str, size: int, mime: str, head: str = "") -> None:
+    if page.locator(FILE_INPUT).count() == 0:  # the Dashboard shows its files: open "Add more" first
+        page.get_by_role("button", name="Add more").click()
+        page.locator(FILE_INPUT).wait_for(state="attached")
     page.evaluate(PICK, [FILE_INPUT, name, size, mime, head])
 
 
