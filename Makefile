@@ -20,7 +20,7 @@ export SAM_CLI_TELEMETRY := 0
 PORT ?= 3000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run serve browser page demo test unit lint typecheck templates sam-local test-driver bench bench-scale mutate soak test-under-load clean
+.PHONY: setup run serve browser node page demo test unit lint typecheck templates sam-local test-driver bench bench-scale mutate soak test-under-load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,8 +60,19 @@ browser:
 page:
 	cd page && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
 
+## node: node and npm for tests/unit/test_page_bundle.py's rebuild (the machine's, else Debian's, as root)
+node:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's nodejs and npm to rebuild the upload page in a test"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; } \
+	    || echo "could not install nodejs and npm: the page rebuild test will skip (in CI it fails)"; \
+	else \
+	  echo "no node/npm, and no root apt-get to install them: the page rebuild test will skip (in CI it fails)"; \
+	fi
+
 ## test: lint, types, template checks, the whole suite
-test: setup lint typecheck templates checkov browser
+test: setup lint typecheck templates checkov browser node
 	$(BIN)/python -m pytest -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 
 ## mutate: break each core guard on purpose (in a copy) and check the tests catch it; minutes, not in `make test`

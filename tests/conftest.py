@@ -35,6 +35,7 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.exc import DBAPIError  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from landing.db import engine as db  # noqa: E402
@@ -75,9 +76,17 @@ def migrated_database() -> Iterator[str]:
     db.require_engine().dispose()
 
 
-def _truncate() -> None:
-    with db.require_engine().begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+def _truncate(attempts: int = 3) -> None:
+    # A `landing serve` child (browser tests) may still be ingesting or sweeping in its own process:
+    # when PostgreSQL picks this TRUNCATE as a deadlock's victim, it is simply run again.
+    for attempt in range(attempts):
+        try:
+            with db.require_engine().begin() as conn:
+                conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            return
+        except DBAPIError as error:
+            if "40P01" not in str(error.orig) or attempt == attempts - 1:
+                raise
 
 
 @pytest.fixture
