@@ -250,6 +250,189 @@ MUTATIONS = (
         "        if False:",
         ("tests/integration/test_server_cli.py::test_a_dns_rebound_name_cannot_reach_the_local_bucket",),
     ),
+    Mutation(
+        "put-unconditional",
+        "a presigned PUT no longer signs If-None-Match: *, so it can overwrite the accepted body",
+        "uploads/presign.py",
+        '        "IfNoneMatch": IF_NONE_MATCH,\n',
+        "",
+        (
+            "tests/unit/test_uploads_rules.py::test_a_put_without_its_conditional_or_encoding_header_fails_the_signature",
+            "tests/integration/test_uploads_api.py::test_put_is_signed_for_type_length_and_checksum",
+        ),
+    ),
+    Mutation(
+        "put-conditional-header-not-returned",
+        "the API stops telling the client to send If-None-Match: *",
+        "uploads/presign.py",
+        '        "If-None-Match": IF_NONE_MATCH,\n',
+        "",
+        (
+            "tests/integration/test_uploads_e2e.py::test_a_presigned_put_sent_again_cannot_replace_the_stored_body",
+        ),
+    ),
+    Mutation(
+        "multipart-completion-unconditional",
+        "CompleteMultipartUpload no longer requires an empty key",
+        "uploads/presign.py",
+        "        IfNoneMatch=IF_NONE_MATCH,\n",
+        "",
+        ("tests/integration/test_uploads_e2e.py::test_multipart_completion_never_replaces_a_stored_body",),
+    ),
+    Mutation(
+        "post-form-long-lived",
+        "a presigned POST form (not conditional) lives as long as a PUT",
+        "uploads/intents.py",
+        "}.get(intent.method, settings.post_presign_expires_s)",
+        "}.get(intent.method, settings.presign_expires_s)",
+        ("tests/integration/test_uploads_api.py::test_create_returns_201_and_writes_one_pending_row",),
+    ),
+    Mutation(
+        "put-content-encoding-unsigned",
+        "a presigned PUT lets the client choose Content-Encoding",
+        "uploads/presign.py",
+        '        "ContentEncoding": CONTENT_ENCODING,\n',
+        "",
+        (
+            "tests/unit/test_uploads_rules.py::test_a_put_without_its_conditional_or_encoding_header_fails_the_signature",
+        ),
+    ),
+    Mutation(
+        "unannounced-encoding-accepted",
+        "ingest accepts an object stored with Content-Encoding: gzip",
+        "uploads/lifecycle.py",
+        "    if encoding and encoding.lower() != presign.CONTENT_ENCODING:",
+        "    if False:",
+        (
+            "tests/integration/test_content_sniffing.py::test_a_body_stored_with_an_unannounced_content_encoding_is_rejected",
+        ),
+    ),
+    Mutation(
+        "disposition-without-filename",
+        "Content-Disposition names no file: the browser picks the name",
+        "uploads/presign.py",
+        '    return {"Content-Disposition": content_disposition(key), "Cache-Control": CACHE_CONTROL}',
+        '    return {"Content-Disposition": "attachment", "Cache-Control": CACHE_CONTROL}',
+        (
+            "tests/integration/test_uploads_api.py::test_the_key_and_the_download_name_carry_the_declared_types_extension",
+            "tests/integration/test_uploads_e2e.py::test_a_completed_multipart_object_carries_the_pinned_headers",
+        ),
+    ),
+    Mutation(
+        "multipart-headers-unpinned",
+        "multipart uploads are created without Content-Disposition and Cache-Control",
+        "uploads/presign.py",
+        '        ContentDisposition=stored["Content-Disposition"],\n        CacheControl=stored["Cache-Control"],\n',
+        "",
+        (
+            "tests/integration/test_uploads_e2e.py::test_a_completed_multipart_object_carries_the_pinned_headers",
+        ),
+    ),
+    Mutation(
+        "event-detail-without-body",
+        "lifecycle events no longer name the accepted e_tag and version_id",
+        "db/migrations/versions/0011_event_detail_accepted_body.py",
+        "    op.execute(UPLOAD_EVENT_FUNCTION)\n\n\ndef downgrade",
+        "    pass\n\n\ndef downgrade",
+        (
+            "tests/integration/test_lifecycle_events.py::test_a_completed_event_names_the_accepted_version_in_a_versioned_bucket",
+        ),
+    ),
+    Mutation(
+        "objects-listing-current-body",
+        "GET /objects reports whatever version is current, a replay included",
+        "uploads/browse.py",
+        '        "version_id": upload.version_id if upload.e_tag else row.version_id,',
+        '        "version_id": row.version_id,',
+        (
+            "tests/integration/test_uploads_replay.py::test_a_replay_whose_delete_failed_is_deleted_again_by_each_pass_until_it_is_gone",
+        ),
+    ),
+    Mutation(
+        "replay-delete-never-retried",
+        "the scheduled pass no longer deletes a replay whose first delete failed",
+        "uploads/lifecycle.py",
+        "    deleted += delete_objects(client, replaced)\n",
+        "",
+        (
+            "tests/integration/test_uploads_replay.py::test_a_replay_whose_delete_failed_is_deleted_again_by_each_pass_until_it_is_gone",
+        ),
+    ),
+    Mutation(
+        "executable-filename-accepted",
+        "a file named *.hta, *.bat, *.lnk... is accepted under a non-executable type",
+        "uploads/content.py",
+        "    return extension(name) in EXECUTABLE_EXTENSIONS and media_type(declared) not in EXECUTABLE_TYPES",
+        "    return False",
+        (
+            "tests/integration/test_uploads_api.py::test_a_file_name_that_runs_when_opened_is_refused_and_writes_nothing",
+            "tests/unit/test_uploads_rules.py::test_a_file_name_that_runs_when_opened_is_refused",
+        ),
+    ),
+    Mutation(
+        "key-keeps-client-extension",
+        "the stored key keeps the client's extension whatever the declared type",
+        "uploads/content.py",
+        '    return f"{name}.{allowed[0]}"',
+        "    return name",
+        (
+            "tests/unit/test_uploads_rules.py::test_the_stored_extension_follows_the_declared_type",
+            "tests/integration/test_uploads_api.py::test_the_key_and_the_download_name_carry_the_declared_types_extension",
+        ),
+    ),
+    Mutation(
+        "hta-wsf-sct-not-sniffed",
+        "HTA, WSF and scriptlet markup pass as text",
+        "uploads/content.py",
+        "        if pattern.search(text):",
+        "        if False:",
+        (
+            "tests/integration/test_content_sniffing.py::test_an_html_application_declared_as_text_is_rejected",
+            "tests/unit/test_content.py::test_script_formats_without_a_magic_number_are_refused_where_their_bytes_tell",
+        ),
+    ),
+    Mutation(
+        "shortcut-signatures-ignored",
+        "shortcut, registry, Internet-shortcut, help and console signatures pass",
+        "uploads/content.py",
+        "        if runs is not None:",
+        "        if False:",
+        (
+            "tests/unit/test_content.py::test_script_formats_without_a_magic_number_are_refused_where_their_bytes_tell",
+        ),
+    ),
+    Mutation(
+        "ole-root-not-followed",
+        "an OLE file's root entry past the first bytes is not read",
+        "ingest/service.py",
+        "follow=lifecycle.more_to_read",
+        "follow=None",
+        (
+            "tests/integration/test_content_sniffing.py::test_an_msi_whose_directory_lies_past_the_first_4_kib_is_rejected",
+            "tests/integration/test_content_sniffing.py::test_an_office_file_whose_directory_lies_past_the_first_4_kib_is_accepted",
+        ),
+    ),
+    Mutation(
+        "unread-ole-root-trusted",
+        "an OLE file whose root storage was not read passes as a document",
+        "uploads/content.py",
+        '        return Detected(\n            "application/x-msi",\n            "an OLE compound file',
+        '        return None\n        return Detected(\n            "application/x-msi",\n            "an OLE compound file',
+        (
+            "tests/unit/test_content.py::test_an_ole_file_whose_root_storage_is_not_read_counts_as_a_possible_installer",
+        ),
+    ),
+    Mutation(
+        "msi-clsid-big-endian",
+        "the MSI CLSID is compared big-endian, as OLE never stores it",
+        "uploads/content.py",
+        '"000C1084-0000-0000-C000-000000000046").bytes_le',
+        '"000C1084-0000-0000-C000-000000000046").bytes',
+        (
+            "tests/unit/test_content.py::test_the_installer_clsid_is_compared_as_ole_stores_it_little_endian",
+            "tests/unit/test_content.py::test_an_msi_whose_directory_lies_past_the_first_4_kib_is_an_installer",
+        ),
+    ),
 )
 
 
