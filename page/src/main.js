@@ -7,6 +7,7 @@ import GoldenRetriever from "@uppy/golden-retriever";
 import "@uppy/core/css/style.min.css";
 import "@uppy/dashboard/css/style.min.css";
 import "./page.css";
+import { getJson } from "./api.js";
 import { withApiReasons } from "./errors.js";
 import { objects, wireObjects } from "./objects.js";
 import { Verdicts } from "./verdicts.js";
@@ -16,8 +17,20 @@ const MIB = 1024 * 1024;
 // Uppy's own default is 100 MiB; a page on a slow link wants resumable uploads much earlier.
 const MULTIPART_ABOVE = 10 * MIB;
 
-function start() {
+// The API's own bounds (GET /s3/limits): its POST form takes at most single_max_size bytes, so a file
+// above that must go in parts whatever the page prefers.
+async function limits() {
+  try {
+    return await getJson("/s3/limits");
+  } catch (_) {
+    return {};
+  }
+}
+
+async function start() {
   withApiReasons(window.location.origin);
+  const { single_max_size: singleMax = Infinity } = await limits();
+  const multipartAbove = Math.min(MULTIPART_ABOVE, singleMax);
   const uppy = new Uppy({ id: "landing", autoProceed: true });
   uppy.use(Dashboard, {
     inline: true,
@@ -30,7 +43,7 @@ function start() {
   // The API answers at this page's origin; same-origin requests carry its cookies (docs/uppy.md).
   uppy.use(AwsS3, {
     companionEndpoint: window.location.origin,
-    shouldUseMultipart: (file) => (file.size ?? 0) > MULTIPART_ABOVE,
+    shouldUseMultipart: (file) => (file.size ?? 0) > multipartAbove,
   });
   // Remembers each file and its multipart upload id, so a reload resumes from the parts S3 holds.
   uppy.use(GoldenRetriever);
