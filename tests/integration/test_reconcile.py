@@ -298,7 +298,7 @@ def test_rows_from_before_revision_0010_get_their_s3_metadata_columns_filled(s3)
         conn.execute(
             text(
                 "UPDATE objects SET object_tags = NULL, is_delete_marker = NULL, is_multipart = NULL, "
-                "storage_class = NULL, updated_at = now() - interval '1 hour'"
+                "encryption_status = NULL, updated_at = now() - interval '1 hour'"
             )
         )
 
