@@ -348,3 +348,16 @@ def test_delete_marker_and_permanent_delete_as_s3_metadata_says(s3):
     assert found["meta/gone.txt"]["is_delete_marker"] is True
     assert found["meta/purged.txt"]["is_delete_marker"] is None
     assert found["meta/gone.txt"]["requester"] == "AWS:AIDAJDPLRKLG7UEXAMPLE"
+
+
+def test_tags_are_fetched_only_for_objects_head_object_counts_tags_on(s3):
+    from landing.s3.clients import s3_client
+
+    calls: list[str] = []
+    s3_client().meta.events.register(
+        "provide-client-params.s3.GetObjectTagging", lambda params, **_: calls.append(params["Key"])
+    )
+    create(s3, "meta/plain.txt")
+    create(s3, "meta/tagged.txt", Tagging="a=1")
+    assert calls == ["meta/tagged.txt"]
+    assert (row("meta/plain.txt")["object_tags"], row("meta/tagged.txt")["object_tags"]) == ({}, {"a": "1"})
