@@ -54,11 +54,11 @@ browser:
 	  echo "no $(CHROMIUM), and no root apt-get to install it: the browser tests will skip (in CI they fail)"; \
 	fi
 
-## page: rebuild the upload page (functions/landing/local/static/page.js, page.css) from page/: npm ci installs
+## page: rebuild the upload page (local/landing_local/static/page.js, page.css) from page/: npm ci installs
 ## exactly page/package-lock.json (integrity-checked, no install scripts), esbuild bundles it. The bundle is
 ## committed, so make run and make test need no node; tests/unit/test_page_bundle.py checks it is current.
 page:
-	cd page && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
+	cd page && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs ../local/landing_local/static
 
 ## node: node and npm for tests/unit/test_page_bundle.py's rebuild (the machine's, else Debian's, as root)
 node:
@@ -103,8 +103,8 @@ bench-scale: setup
 	$(BIN)/python -m tests.perf.bench_scale $(BENCH_SCALE_ARGS)
 
 lint: setup
-	$(BIN)/ruff check functions tests
-	$(BIN)/ruff format --check functions tests
+	$(BIN)/ruff check functions local tests
+	$(BIN)/ruff format --check functions local tests
 
 typecheck: setup
 	$(BIN)/mypy

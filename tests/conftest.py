@@ -20,7 +20,7 @@ _TEST_DATABASE: tuple[str, str] | None = None
 if not os.environ.get("DATABASE_URL"):
     import atexit
 
-    from landing.local import embedded
+    from landing_local import embedded
 
     # One database per pytest process, so parallel runs on one machine never share tables.
     _server = embedded.server_url()

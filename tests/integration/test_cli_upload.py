@@ -118,7 +118,7 @@ def test_landing_serve_puts_the_reason_in_the_status_line_for_uppy(served, clean
 
 
 def test_with_a_jwt_authorizer_the_token_makes_the_owner_and_none_is_refused(clean_db, tmp_path):
-    from landing.local.authorizer import JwtAuthorizer
+    from landing_local.authorizer import JwtAuthorizer
 
     secret = tmp_path / "jwt.key"
     secret.write_text("a local signing key for this test only")

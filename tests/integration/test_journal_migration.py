@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from landing.db import journal, migrate
 from landing.db.engine import build_engine
-from landing.local import embedded
 from landing.settings import get_settings
+from landing_local import embedded
 
 ROWS = 120_001  # more than two batches of 50,000
 FINGERPRINT = """

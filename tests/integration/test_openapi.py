@@ -14,9 +14,9 @@ from openapi_spec_validator import validate
 from werkzeug.test import Client
 
 from landing.handlers.uploads import app
-from landing.local import apigw
-from landing.local.server import Application, Invoker
 from landing.s3 import clients
+from landing_local import apigw
+from landing_local.server import Application, Invoker
 from tests.support.api import Api
 from tests.support.openapi import check_response
 

@@ -8,9 +8,9 @@ import time
 import pytest
 from werkzeug.test import Client
 
-from landing.local.authorizer import JwtAuthorizer
-from landing.local.server import Application, Invoker
 from landing.s3 import clients
+from landing_local.authorizer import JwtAuthorizer
+from landing_local.server import Application, Invoker
 from tests.conftest import rows
 
 TEXT = {"filename": "notes.txt", "content_type": "text/plain", "size": 12}

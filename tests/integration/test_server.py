@@ -17,10 +17,10 @@ from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request
 
 from landing.db import engine as db
-from landing.local import apigw
-from landing.local.demo import setup_bucket
-from landing.local.server import UPLOADS_TIMEOUT_S, Application, Background, Invoker
 from landing.s3 import clients
+from landing_local import apigw
+from landing_local.demo import setup_bucket
+from landing_local.server import UPLOADS_TIMEOUT_S, Application, Background, Invoker
 from tests.conftest import rows
 from tests.support.events import load
 from tests.support.serve import wait_for
@@ -314,7 +314,7 @@ def test_a_request_for_another_host_name_is_refused(client):
 
 
 def test_a_body_above_the_limit_is_refused_before_the_handler(client):
-    from landing.local.server import MAX_BODY_BYTES
+    from landing_local.server import MAX_BODY_BYTES
 
     body = json.dumps({**TEXT, "filename": "a" * MAX_BODY_BYTES})
     response = client.post("/uploads", data=body, content_type="application/json")
@@ -324,7 +324,7 @@ def test_a_body_above_the_limit_is_refused_before_the_handler(client):
 
 
 def test_the_page_may_not_be_framed_and_loads_only_its_own_code(api_s3):
-    from landing.local.server import Application, Invoker
+    from landing_local.server import Application, Invoker
 
     page = Client(Application(Invoker(), s3_origin="http://127.0.0.1:5001")).get("/")
 
@@ -336,7 +336,7 @@ def test_the_page_may_not_be_framed_and_loads_only_its_own_code(api_s3):
 
 
 def test_binding_beyond_loopback_is_announced_loudly_and_widens_the_host_check():
-    from landing.local.server import allowed_hosts, exposed_warning
+    from landing_local.server import allowed_hosts, exposed_warning
 
     assert allowed_hosts("127.0.0.1") == frozenset({"localhost", "127.0.0.1", "::1"})
     assert "192.168.1.20" in allowed_hosts("192.168.1.20")  # type: ignore[operator]
@@ -346,8 +346,8 @@ def test_binding_beyond_loopback_is_announced_loudly_and_widens_the_host_check()
 
 def test_published_lifecycle_events_are_shown_as_they_arrive(wired, api_s3, monkeypatch, caplog):
     from landing.events import publisher
-    from landing.local import bus
     from landing.settings import get_settings
+    from landing_local import bus
 
     client, background = wired
     monkeypatch.setenv("EVENT_BUS_NAME", bus.LOCAL_BUS)  # restored after the test; setup() sets it too

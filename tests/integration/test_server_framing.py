@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.serving import make_server
 
-from landing.local.server import MAX_BODY_BYTES, Application, Invoker, JsonErrorsRequestHandler
+from landing_local.server import MAX_BODY_BYTES, Application, Invoker, JsonErrorsRequestHandler
 
 HEAD = b"Host: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\n"
 

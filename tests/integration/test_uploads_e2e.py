@@ -16,11 +16,11 @@ from botocore.exceptions import ClientError
 
 from landing.handlers.ingest import handler as ingest
 from landing.lambda_context import local_context
-from landing.local.demo import setup_bucket
-from landing.local.moto_server import free_port
-from landing.local.queue import drain, sqs_event
 from landing.s3 import clients
 from landing.settings import get_settings
+from landing_local.demo import setup_bucket
+from landing_local.moto_server import free_port
+from landing_local.queue import drain, sqs_event
 from tests.conftest import rows
 from tests.support import files
 from tests.support.api import Api

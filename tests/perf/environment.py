@@ -22,7 +22,7 @@ def prepare_environment(revision: str = "head") -> tuple[str, str, Callable[[], 
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Landing")
     for name in ("AWS_ENDPOINT_URL", "S3_ENDPOINT_URL", "AWS_PROFILE", "AWS_LAMBDA_FUNCTION_NAME"):
         os.environ.pop(name, None)
-    from landing.local import embedded
+    from landing_local import embedded
 
     server = os.environ.get("DATABASE_URL") or embedded.server_url()
     name = f"landing_bench_{os.getpid()}"

@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from landing.db import migrate
-from landing.local import embedded, moto_server
+from landing_local import embedded, moto_server
 from tests.samlocal import sam, stack
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from landing.local.apigw import OPENAPI
+from landing_local.apigw import OPENAPI
 
 _TEMPLATES = [
     (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"), path) for path in OPENAPI["paths"]

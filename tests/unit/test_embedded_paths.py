@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from landing.local import embedded
+from landing_local import embedded
 
 
 @pytest.fixture

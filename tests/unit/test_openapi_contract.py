@@ -8,10 +8,10 @@ import jsonschema_rs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from landing.local.apigw import OPENAPI
 from landing.settings import DEFAULT_CONTENT_TYPES, load
 from landing.uploads import browse
 from landing.uploads import intents as uploads
+from landing_local.apigw import OPENAPI
 from tests.support.openapi import content_type_pattern
 
 SETTINGS = load({"BUCKET_NAME": "example-bucket"})

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "page"
-STATIC = ROOT / "functions" / "landing" / "local" / "static"
+STATIC = ROOT / "local" / "landing_local" / "static"
 BUNDLE = ("page.js", "page.css")
 BANNER = re.compile(
     r"^/\* landing upload page: built by `make page` from page/ \(inputs sha256 ([0-9a-f]{64})\)"

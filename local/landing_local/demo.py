@@ -131,7 +131,7 @@ def presigned_upload(sqs: Any, queue_url: str, filename: str, data: bytes) -> di
 
     from landing.handlers.uploads import handler
     from landing.lambda_context import local_context
-    from landing.local.queue import drain
+    from landing_local.queue import drain
 
     request = {"filename": filename, "content_type": "text/plain", "size": len(data)}
     answer = handler(api_event("POST", "/uploads", request), local_context("UploadsFunction"))
@@ -160,13 +160,13 @@ def malware_verdicts(s3: Any, uploads: list[tuple[dict[str, Any], str]]) -> list
     from landing.handlers.ingest import handler as ingest
     from landing.handlers.uploads import handler
     from landing.lambda_context import local_context
-    from landing.local import events
+    from landing_local import samples
 
     print("\nmalware scan results (GuardDuty Malware Protection Object Scan Result events)\n")
     shown = []
     for upload, result in uploads:
         head = s3.head_object(Bucket=DEMO_BUCKET, Key=upload["key"])
-        event = events.guardduty_scan(
+        event = samples.guardduty_scan(
             DEMO_BUCKET,
             upload["key"],
             result=result,
@@ -182,7 +182,7 @@ def malware_verdicts(s3: Any, uploads: list[tuple[dict[str, Any], str]]) -> list
 
 def lifecycle_events(sqs: Any, events_queue_url: str) -> list[str]:
     """The lifecycle events an application subscribed to the bus received, shown; their detail-types."""
-    from landing.local import bus
+    from landing_local import bus
 
     published = bus.received(sqs, events_queue_url)
     print(f"\nlifecycle events on the EventBridge bus {bus.LOCAL_BUS} (moto; a rule sends them to a queue)\n")
@@ -194,7 +194,7 @@ def lifecycle_events(sqs: Any, events_queue_url: str) -> list[str]:
 def run() -> int:
     import boto3
 
-    from landing.local import bus, moto_server
+    from landing_local import bus, moto_server
 
     started = datetime.now(UTC)
     server, endpoint = moto_server.start()
@@ -210,7 +210,7 @@ def run() -> int:
     s3.delete_object(Bucket=DEMO_BUCKET, Key="tmp/scratch.txt")
     print(f"uploaded {len(DEMO_FILES)} files, overwrote 1, deleted 1")
 
-    from landing.local.queue import drain
+    from landing_local.queue import drain
 
     totals = drain(sqs, queue_url)
     print("drained the queue into the ingest handler: " + json.dumps(totals))

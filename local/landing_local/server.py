@@ -19,9 +19,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from landing.lambda_context import local_context
-from landing.local import apigw
-from landing.local.authorizer import JwtAuthorizer, unauthorized
-from landing.local.moto_server import LOOPBACK_HOSTS
+from landing_local import apigw
+from landing_local.authorizer import JwtAuthorizer, unauthorized
+from landing_local.moto_server import LOOPBACK_HOSTS
 
 log = logging.getLogger("landing.serve")
 
@@ -146,10 +146,10 @@ class Application:
         self.handler = handler
         self.allowed_hosts = allowed_hosts
         self.csp = page_policy(s3_origin)
-        self.page = resources.files("landing.local").joinpath("static/index.html").read_bytes()
+        self.page = resources.files("landing_local").joinpath("static/index.html").read_bytes()
         self.wsgi = SharedDataMiddleware(
             self._dispatch,
-            {"/static": ("landing.local", "static")},
+            {"/static": ("landing_local", "static")},
             cache_timeout=0,
             fallback_mimetype="text/plain",
         )
@@ -275,7 +275,7 @@ class Background(threading.Thread):
         self.stopping = threading.Event()
 
     def drain_once(self) -> dict[str, int]:
-        from landing.local.queue import drain
+        from landing_local.queue import drain
 
         # drain() invokes the ingest handler per batch; holding the invoker's lock keeps it from
         # overlapping an API request (short: ReceiveMessage does not wait on an empty queue).
@@ -300,7 +300,7 @@ class Background(threading.Thread):
         """Log what an application subscribed to the bus receives (one line per event)."""
         if self.events_queue_url is None:
             return []
-        from landing.local import bus
+        from landing_local import bus
 
         published = bus.received(self.sqs, self.events_queue_url)
         for event in published:
@@ -436,7 +436,7 @@ def run(
     import boto3
     from sqlalchemy.engine import make_url
 
-    from landing.local import bus, demo, moto_server
+    from landing_local import bus, demo, moto_server
 
     _log_requests()
     moto, endpoint = moto_server.start()
