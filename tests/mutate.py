@@ -433,6 +433,16 @@ MUTATIONS = (
             "tests/unit/test_content.py::test_an_msi_whose_directory_lies_past_the_first_4_kib_is_an_installer",
         ),
     ),
+    Mutation(
+        "replay-verdict-quarantines-upload",
+        "a malware verdict about a replay still current at the key quarantines the accepted upload",
+        "uploads/lifecycle.py",
+        "    decided_on = _names_decided_body(scan.e_tag, version_id)\n",
+        "    decided_on = uploads.c.id.is_not(None)\n",
+        (
+            "tests/integration/test_uploads_replay.py::test_a_threat_found_in_a_replay_never_quarantines_or_deletes_the_accepted_body",
+        ),
+    ),
 )
 
 

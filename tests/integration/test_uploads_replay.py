@@ -17,7 +17,7 @@ from landing.lambda_context import local_context
 from landing.s3 import clients
 from tests.conftest import rows
 from tests.support.api import Api
-from tests.support.events import s3_event, s3_record
+from tests.support.events import guardduty_event, s3_event, s3_record
 from tests.support.logs import capture_logs
 
 BUCKET = "example-bucket"
@@ -305,3 +305,25 @@ def test_the_pass_never_deletes_an_accepted_body_or_one_without_a_record(version
 
     assert found == 0 and result["replaced"] == 0 and slow_down.refused == []
     assert versions(versioned, kept["key"]) == [first["version"]]
+
+
+def test_a_threat_found_in_a_replay_never_quarantines_or_deletes_the_accepted_body(versioned, api, slow_down):
+    upload = announce(api)
+    first = write(versioned, upload)
+    run(created(upload, first, "0A"))
+    accepted = upload_row(upload["id"])
+    # Whoever kept the POST form sends malware within its minute; its delete is refused for now, so
+    # the replay is the key's current body when GuardDuty's verdict on it arrives.
+    slow_down.left = 1
+    replay = write(versioned, upload, b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR")
+    run(created(upload, replay, "0B"))
+
+    run(
+        guardduty_event(
+            upload["key"], result="THREATS_FOUND", etag=replay["etag"], version_id=replay["version"]
+        )
+    )
+
+    # The verdict is about the replay, not the accepted body: the upload keeps its status and body.
+    assert upload_row(upload["id"]) == accepted
+    assert first["version"] in versions(versioned, upload["key"])

@@ -339,12 +339,16 @@ def on_verdict(session: Session, upload_id: uuid.UUID, scan: ScanResult, version
     """Ingest hook for a malware verdict on an upload's current object; returns 1 if its status moved.
 
     The verdict is copied to the upload (GET /uploads/{id} shows it); a quarantined or rejected
-    upload's object version is deleted once the unit of work commits, like a rejected one.
+    upload's object version is deleted once the unit of work commits, like a rejected one. A verdict
+    about another body than the one the upload was decided on (a replay still current at the key,
+    which is deleted anyway) changes nothing: a replayed form must not get a clean upload quarantined.
     """
+    decided_on = _names_decided_body(scan.e_tag, version_id)
     session.execute(
         update(uploads)
         .where(
             uploads.c.id == upload_id,
+            decided_on,
             uploads.c.scanned_at.is_(None) | (uploads.c.scanned_at <= scan.event_time),
         )
         .values(scan_status=scan.result, scanned_at=scan.event_time)
@@ -352,7 +356,7 @@ def on_verdict(session: Session, upload_id: uuid.UUID, scan: ScanResult, version
     status, from_statuses, reason = verdict_outcome(scan)
     moved = session.execute(
         update(uploads)
-        .where(uploads.c.id == upload_id, uploads.c.status.in_(from_statuses))
+        .where(uploads.c.id == upload_id, decided_on, uploads.c.status.in_(from_statuses))
         .values(
             status=status,
             rejection_reason=reason,
@@ -371,6 +375,15 @@ def on_verdict(session: Session, upload_id: uuid.UUID, scan: ScanResult, version
         )
         _delete_after_commit(session, ObjectVersion(moved.bucket, moved.key, version_id))
     return 1
+
+
+def _names_decided_body(e_tag: str | None, version_id: str | None) -> Any:
+    """SQL: the body (eTag, version) is the one the upload was decided on, or none is recorded yet;
+    ``is_replay`` negated (versions compared when both are known, else eTags)."""
+    same_e_tag = uploads.c.e_tag.is_(None) | (uploads.c.e_tag == e_tag)
+    if version_id is None:
+        return same_e_tag
+    return (uploads.c.version_id == version_id) | (uploads.c.version_id.is_(None) & same_e_tag)
 
 
 def _delete_after_commit(session: Session, target: ObjectVersion) -> None:
