@@ -74,3 +74,12 @@ def test_bundle_rebuilds_byte_for_byte_from_the_lockfile(tmp_path):
 
     for name in BUNDLE:
         assert (out / name).read_bytes() == (STATIC / name).read_bytes(), f"{name} differs: run `make page`"
+
+
+def test_the_page_writes_no_upload_protocol_of_its_own():
+    """Uppy sends the files; the page's own code only reads the API (verdicts, objects, limits)."""
+    source = "\n".join(p.read_text(encoding="utf-8") for p in sorted((PAGE / "src").rglob("*.js")))
+
+    for protocol in ("XMLHttpRequest", "FormData", "partNumber", "/complete", 'method: "POST"', "PUT"):
+        assert protocol not in source, protocol
+    assert "companionEndpoint: window.location.origin" in source
