@@ -45,6 +45,23 @@ CATALOG_GUARD = """            where=tuple_(objects.c.sequence_number, objects.c
 
 MUTATIONS = (
     Mutation(
+        "metadata-update-any-version",
+        "a metadata update moves the objects row whatever version it names (a non-current one included)",
+        "ingest/catalog.py",
+        "                objects.c.version_id.is_not_distinct_from(rows.c.version_id),\n",
+        "",
+        ("tests/integration/test_metadata_events.py",),
+    ),
+    Mutation(
+        "metadata-sequence-from-event-time",
+        "a metadata update's journal identity comes from the event time: the same change by notification "
+        "(milliseconds) and EventBridge (seconds) is journalled twice",
+        "s3/events.py",
+        "    basis = request_id or event_time.replace(microsecond=0).isoformat()",
+        "    basis = event_time.isoformat()",
+        ("tests/unit/test_s3events.py", "tests/integration/test_metadata_events.py"),
+    ),
+    Mutation(
         "upsert-guard-sequencer-only",
         "the objects upsert compares sequencers only: a DELETE no longer wins a tie with an earlier CREATE",
         "ingest/catalog.py",

@@ -361,3 +361,25 @@ def test_tags_are_fetched_only_for_objects_head_object_counts_tags_on(s3):
     create(s3, "meta/tagged.txt", Tagging="a=1")
     assert calls == ["meta/tagged.txt"]
     assert (row("meta/plain.txt")["object_tags"], row("meta/tagged.txt")["object_tags"]) == ({}, {"a": "1"})
+
+
+def test_metadata_update_of_an_older_version_with_the_same_bytes_leaves_the_row(s3):
+    """The same bytes written twice: two versions, one eTag. Only the version tells them apart."""
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key = "meta/same bytes.txt"
+    e_tag, old_version = create(s3, key, Tagging="v=1")
+    answer = s3.put_object(Bucket=BUCKET, Key=key, Body=b"hello", Tagging="v=2")
+    assert answer["ETag"].strip('"') == e_tag
+    later = s3_record(
+        quote_plus(key), etag=e_tag, size=5, version_id=answer["VersionId"], sequencer="0055AED6DCD90281F0"
+    )
+    handler(s3_event(later), None)
+    current = row(key)
+    s3.put_object_tagging(
+        Bucket=BUCKET, Key=key, VersionId=old_version, Tagging={"TagSet": [{"Key": "v", "Value": "old"}]}
+    )
+
+    deliver("s3", "tags-put", key, e_tag, old_version)
+
+    assert updates(key)[0]["object_tags"] == {"v": "old"}
+    assert row(key) == current
