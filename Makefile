@@ -58,7 +58,7 @@ browser:
 ## exactly page/package-lock.json (integrity-checked, no install scripts), esbuild bundles it. The bundle is
 ## committed, so make run and make test need no node; tests/unit/test_page_bundle.py checks it is current.
 page:
-	cd page && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs ../local/landing_local/static
+	cd page && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
 
 ## node: node and npm for tests/unit/test_page_bundle.py's rebuild (the machine's, else Debian's, as root)
 node:

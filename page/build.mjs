@@ -1,5 +1,5 @@
 // `make page`: bundle src/ with the locked npm packages into the page `landing serve` serves.
-// Usage: node build.mjs [OUT_DIR]   (default: ../functions/landing/local/static)
+// Usage: node build.mjs [OUT_DIR]   (default: ../local/landing_local/static)
 // The bundle is committed; its first line names the digest of every input below, which a unit test
 // recomputes, so an edited source or lockfile without a rebuild fails `make test`.
 import { createHash } from "node:crypto";
@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const out = process.argv[2] ?? join(here, "../functions/landing/local/static");
+const out = process.argv[2] ?? join(here, "../local/landing_local/static");
 
 function files(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
