@@ -1,6 +1,6 @@
 """`make mutate`: break each core guard on purpose, in a copy of the package, and check its tests notice.
 
-Each mutation replaces one exact piece of source text in a copy of functions/ (the working tree is
+Each mutation replaces one exact piece of source text in a copy of the packages (the working tree is
 never touched), then runs the tests that must catch it with that copy first on PYTHONPATH. A
 mutation is "caught" when those tests fail, "missed" when they pass (a gap in the suite), and
 "stale" when its text is no longer in the source (the code moved: update the mutation here).
@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "functions"
+# The Lambda package and the dev package, copied side by side into one directory put on PYTHONPATH.
+PACKAGES = (ROOT / "functions" / "landing", ROOT / "local" / "landing_local")
 
 
 @dataclass(frozen=True)
 class Mutation:
     name: str
     breaks: str
-    path: str  # under functions/landing/
+    path: str  # landing/... or landing_local/...
     old: str
     new: str
     tests: tuple[str, ...]
@@ -64,7 +65,7 @@ MUTATIONS = (
     Mutation(
         "upsert-guard-sequencer-only",
         "the objects upsert compares sequencers only: a DELETE no longer wins a tie with an earlier CREATE",
-        "ingest/catalog.py",
+        "landing/ingest/catalog.py",
         CATALOG_GUARD,
         "            where=objects.c.sequence_number < upsert.excluded.sequence_number,",
         (
@@ -76,7 +77,7 @@ MUTATIONS = (
     Mutation(
         "upsert-guard-sequencer-or-equal",
         "the objects upsert also overwrites on an equal sequencer: a CREATE tying a tombstone resurrects it",
-        "ingest/catalog.py",
+        "landing/ingest/catalog.py",
         CATALOG_GUARD,
         "            where=objects.c.sequence_number <= upsert.excluded.sequence_number,",
         (
@@ -88,7 +89,7 @@ MUTATIONS = (
     Mutation(
         "upsert-guard-removed",
         "the objects upsert overwrites whatever is stored: stale events win",
-        "ingest/catalog.py",
+        "landing/ingest/catalog.py",
         CATALOG_GUARD,
         "",
         ("tests/unit/test_catalog.py", "tests/property/test_ordering.py"),
@@ -96,7 +97,7 @@ MUTATIONS = (
     Mutation(
         "batch-rank-ignores-delete",
         "inside one batch, the newest event per key is chosen by sequencer only (the DELETE tie-break is lost)",
-        "ingest/catalog.py",
+        "landing/ingest/catalog.py",
         '    return (row["sequence_number"], row["is_deleted"])',
         '    return (row["sequence_number"], False)',
         ("tests/unit/test_catalog.py", "tests/property/test_ordering.py"),
@@ -104,7 +105,7 @@ MUTATIONS = (
     Mutation(
         "sequencer-not-padded",
         "sequencers are compared as sent, without right-padding to one width",
-        "s3/events.py",
+        "landing/s3/events.py",
         '    return raw.upper().ljust(SEQUENCER_WIDTH, "0")',
         "    return raw.upper()",
         ("tests/unit/test_catalog.py", "tests/unit/test_s3events.py", "tests/property/test_ordering.py"),
@@ -112,7 +113,7 @@ MUTATIONS = (
     Mutation(
         "refused-credentials-kept",
         "a login refused for its credentials no longer invalidates them: the refused IAM token is reused",
-        "db/credentials.py",
+        "landing/db/credentials.py",
         "        if is_auth_failure(context.original_exception):\n            source.invalidate()",
         "        if is_auth_failure(context.original_exception):\n            pass",
         ("tests/unit/test_dbauth.py",),
@@ -120,7 +121,7 @@ MUTATIONS = (
     Mutation(
         "iam-token-never-invalidated",
         "IamTokenSource.invalidate does nothing: a refused token is served until it is 10 minutes old",
-        "db/credentials.py",
+        "landing/db/credentials.py",
         "    def invalidate(self) -> None:\n        with self._lock:\n            self._cached = None",
         "    def invalidate(self) -> None:\n        pass",
         ("tests/unit/test_dbauth.py",),
@@ -128,7 +129,7 @@ MUTATIONS = (
     Mutation(
         "collector-not-paused",
         "quiet_imports no longer pauses the garbage collector while a handler's imports load",
-        "coldstart.py",
+        "landing/coldstart.py",
         "    enabled = gc.isenabled()\n    gc.disable()",
         "    enabled = gc.isenabled()",
         ("tests/unit/test_coldstart.py",),
@@ -136,7 +137,7 @@ MUTATIONS = (
     Mutation(
         "objects-owner-unscoped",
         "GET /objects takes the caller's prefix as given and no longer joins the caller's own uploads",
-        "uploads/browse.py",
+        "landing/uploads/browse.py",
         "    if prefix.startswith(area):\n        area = prefix\n    elif not area.startswith(prefix):\n"
         '        return {"objects": [], "next_cursor": None}',
         "    if prefix:\n        area = prefix",
@@ -146,7 +147,7 @@ MUTATIONS = (
     Mutation(
         "objects-owner-join-removed",
         "GET /objects lists any upload's object under the caller's prefix, whoever announced it",
-        "uploads/browse.py",
+        "landing/uploads/browse.py",
         "            Upload.owner == owner,\n",
         "",
         ("tests/integration/test_owner_isolation.py",),
@@ -154,7 +155,7 @@ MUTATIONS = (
     Mutation(
         "upload-grace-ignored",
         "pending uploads expire as soon as their presigned request does (UPLOAD_GRACE ignored)",
-        "uploads/lifecycle.py",
+        "landing/uploads/lifecycle.py",
         "    return now - timedelta(seconds=get_settings().upload_grace_s)",
         "    return now",
         ("tests/integration/test_uploads_lifecycle.py",),
@@ -162,7 +163,7 @@ MUTATIONS = (
     Mutation(
         "upload-grace-inclusive",
         "an upload exactly at expiry + grace counts as due (the boundary moves by one tick)",
-        "uploads/lifecycle.py",
+        "landing/uploads/lifecycle.py",
         '    return (uploads.c.status == "pending") & (uploads.c.expires_at < _due_before(now))',
         '    return (uploads.c.status == "pending") & (uploads.c.expires_at <= _due_before(now))',
         ("tests/integration/test_uploads_lifecycle.py",),
@@ -170,7 +171,7 @@ MUTATIONS = (
     Mutation(
         "expiry-overrides-decided-uploads",
         "the expiry pass expires any upload past its grace, even one ingest already decided",
-        "uploads/lifecycle.py",
+        "landing/uploads/lifecycle.py",
         '    return (uploads.c.status == "pending") & (uploads.c.expires_at < _due_before(now))',
         "    return uploads.c.expires_at < _due_before(now)",
         ("tests/integration/test_uploads_lifecycle.py",),
@@ -178,7 +179,7 @@ MUTATIONS = (
     Mutation(
         "records-written-counts-received",
         "the RecordsWritten metric counts every record received, duplicates included",
-        "ingest/batch.py",
+        "landing/ingest/batch.py",
         "        RecordsWritten=result.journalled,",
         "        RecordsWritten=result.received,",
         ("tests/integration/test_metrics.py",),
@@ -186,7 +187,7 @@ MUTATIONS = (
     Mutation(
         "failed-messages-not-counted",
         "an SQS batch with failed messages emits no Failures metric",
-        "ingest/batch.py",
+        "landing/ingest/batch.py",
         '        **({"Failures": failed} if failed else {}),\n',
         "",
         ("tests/integration/test_metrics.py",),
@@ -194,7 +195,7 @@ MUTATIONS = (
     Mutation(
         "reconcile-overwrites-changed-rows",
         "reconcile repairs a row even when a live event changed it after the listing",
-        "reconcile/repairs.py",
+        "landing/reconcile/repairs.py",
         '        objects.c.updated_at < bindparam("listed_at", type_=DateTime(timezone=True)),\n',
         "",
         (
@@ -206,7 +207,7 @@ MUTATIONS = (
     Mutation(
         "statement-floor-removed",
         "the per-invocation lock/statement timeout may fall below the 2 s floor",
-        "db/uow.py",
+        "landing/db/uow.py",
         "    return max(budget, settings.min_statement_timeout_ms)",
         "    return budget",
         (
@@ -216,7 +217,7 @@ MUTATIONS = (
     Mutation(
         "invocation-bound-not-set",
         "an invocation with little time left keeps the connection's long lock/statement timeout",
-        "db/uow.py",
+        "landing/db/uow.py",
         "    if budget_ms >= get_settings().statement_timeout_ms:\n        return",
         "    if True:\n        return",
         (
@@ -226,7 +227,7 @@ MUTATIONS = (
     Mutation(
         "ping-without-short-timeout",
         "the idle-connection ping waits the full socket timeout instead of 2 s",
-        "db/health.py",
+        "landing/db/health.py",
         "            usock.settimeout(PING_SOCKET_TIMEOUT_S)",
         "            pass",
         ("tests/faults/test_silent_network.py",),
@@ -234,7 +235,7 @@ MUTATIONS = (
     Mutation(
         "error-detail-logged",
         "PostgreSQL's DETAIL (the conflicting key, the failing row) stays in logged database errors",
-        "errors.py",
+        "landing/errors.py",
         'LOGGABLE_SERVER_FIELDS = frozenset("SVCMHstcdnFLR")',
         'LOGGABLE_SERVER_FIELDS = frozenset("SVCMHstcdnFLRDWPpq")',
         ("tests/integration/test_engine_secrecy.py",),
@@ -242,7 +243,7 @@ MUTATIONS = (
     Mutation(
         "journal-deletable",
         "the functions' database role may UPDATE and DELETE journal rows again",
-        "db/roles.py",
+        "landing/db/roles.py",
         'APPEND_ONLY = ("object_events", "object_scans")',
         "APPEND_ONLY: tuple[str, ...] = ()",
         (
@@ -252,7 +253,7 @@ MUTATIONS = (
     Mutation(
         "local-s3-any-origin",
         "landing serve's moto answers a page of any origin",
-        "local/moto_server.py",
+        "landing_local/moto_server.py",
         "        if origin is not None and origin not in self.origins:",
         "        if False:",
         (
@@ -262,7 +263,7 @@ MUTATIONS = (
     Mutation(
         "local-s3-any-host",
         "landing serve's moto answers a DNS-rebound host name",
-        "local/moto_server.py",
+        "landing_local/moto_server.py",
         '        if host_name(environ.get("HTTP_HOST", "")) not in LOOPBACK_HOSTS:',
         "        if False:",
         ("tests/integration/test_server_cli.py::test_a_dns_rebound_name_cannot_reach_the_local_bucket",),
@@ -270,7 +271,7 @@ MUTATIONS = (
     Mutation(
         "put-unconditional",
         "a presigned PUT no longer signs If-None-Match: *, so it can overwrite the accepted body",
-        "uploads/presign.py",
+        "landing/uploads/presign.py",
         '        "IfNoneMatch": IF_NONE_MATCH,\n',
         "",
         (
@@ -281,7 +282,7 @@ MUTATIONS = (
     Mutation(
         "put-conditional-header-not-returned",
         "the API stops telling the client to send If-None-Match: *",
-        "uploads/presign.py",
+        "landing/uploads/presign.py",
         '        "If-None-Match": IF_NONE_MATCH,\n',
         "",
         (
@@ -291,7 +292,7 @@ MUTATIONS = (
     Mutation(
         "multipart-completion-unconditional",
         "CompleteMultipartUpload no longer requires an empty key",
-        "uploads/presign.py",
+        "landing/uploads/presign.py",
         "        IfNoneMatch=IF_NONE_MATCH,\n",
         "",
         ("tests/integration/test_uploads_e2e.py::test_multipart_completion_never_replaces_a_stored_body",),
@@ -299,7 +300,7 @@ MUTATIONS = (
     Mutation(
         "post-form-long-lived",
         "a presigned POST form (not conditional) lives as long as a PUT",
-        "uploads/intents.py",
+        "landing/uploads/intents.py",
         "}.get(intent.method, settings.post_presign_expires_s)",
         "}.get(intent.method, settings.presign_expires_s)",
         ("tests/integration/test_uploads_api.py::test_create_returns_201_and_writes_one_pending_row",),
@@ -307,7 +308,7 @@ MUTATIONS = (
     Mutation(
         "put-content-encoding-unsigned",
         "a presigned PUT lets the client choose Content-Encoding",
-        "uploads/presign.py",
+        "landing/uploads/presign.py",
         '        "ContentEncoding": CONTENT_ENCODING,\n',
         "",
         (
@@ -317,7 +318,7 @@ MUTATIONS = (
     Mutation(
         "unannounced-encoding-accepted",
         "ingest accepts an object stored with Content-Encoding: gzip",
-        "uploads/lifecycle.py",
+        "landing/uploads/lifecycle.py",
         "    if encoding and encoding.lower() != presign.CONTENT_ENCODING:",
         "    if False:",
         (
@@ -327,7 +328,7 @@ MUTATIONS = (
     Mutation(
         "disposition-without-filename",
         "Content-Disposition names no file: the browser picks the name",
-        "uploads/presign.py",
+        "landing/uploads/presign.py",
         '    return {"Content-Disposition": content_disposition(key), "Cache-Control": CACHE_CONTROL}',
         '    return {"Content-Disposition": "attachment", "Cache-Control": CACHE_CONTROL}',
         (
@@ -338,7 +339,7 @@ MUTATIONS = (
     Mutation(
         "multipart-headers-unpinned",
         "multipart uploads are created without Content-Disposition and Cache-Control",
-        "uploads/presign.py",
+        "landing/uploads/presign.py",
         '        ContentDisposition=stored["Content-Disposition"],\n        CacheControl=stored["Cache-Control"],\n',
         "",
         (
@@ -348,7 +349,7 @@ MUTATIONS = (
     Mutation(
         "event-detail-without-body",
         "lifecycle events no longer name the accepted e_tag and version_id",
-        "db/migrations/versions/0011_event_detail_accepted_body.py",
+        "landing/db/migrations/versions/0011_event_detail_accepted_body.py",
         "    op.execute(UPLOAD_EVENT_FUNCTION)\n\n\ndef downgrade",
         "    pass\n\n\ndef downgrade",
         (
@@ -358,7 +359,7 @@ MUTATIONS = (
     Mutation(
         "objects-listing-current-body",
         "GET /objects reports whatever version is current, a replay included",
-        "uploads/browse.py",
+        "landing/uploads/browse.py",
         '        "version_id": upload.version_id if upload.e_tag else row.version_id,',
         '        "version_id": row.version_id,',
         (
@@ -368,7 +369,7 @@ MUTATIONS = (
     Mutation(
         "replay-delete-never-retried",
         "the scheduled pass no longer deletes a replay whose first delete failed",
-        "uploads/lifecycle.py",
+        "landing/uploads/lifecycle.py",
         "    deleted += delete_objects(client, replaced)\n",
         "",
         (
@@ -378,7 +379,7 @@ MUTATIONS = (
     Mutation(
         "executable-filename-accepted",
         "a file named *.hta, *.bat, *.lnk... is accepted under a non-executable type",
-        "uploads/content.py",
+        "landing/uploads/content.py",
         "    return extension(name) in EXECUTABLE_EXTENSIONS and media_type(declared) not in EXECUTABLE_TYPES",
         "    return False",
         (
@@ -389,7 +390,7 @@ MUTATIONS = (
     Mutation(
         "key-keeps-client-extension",
         "the stored key keeps the client's extension whatever the declared type",
-        "uploads/content.py",
+        "landing/uploads/content.py",
         '    return f"{name}.{allowed[0]}"',
         "    return name",
         (
@@ -400,7 +401,7 @@ MUTATIONS = (
     Mutation(
         "hta-wsf-sct-not-sniffed",
         "HTA, WSF and scriptlet markup pass as text",
-        "uploads/content.py",
+        "landing/uploads/content.py",
         "        if pattern.search(text):",
         "        if False:",
         (
@@ -411,7 +412,7 @@ MUTATIONS = (
     Mutation(
         "shortcut-signatures-ignored",
         "shortcut, registry, Internet-shortcut, help and console signatures pass",
-        "uploads/content.py",
+        "landing/uploads/content.py",
         "        if runs is not None:",
         "        if False:",
         (
@@ -421,7 +422,7 @@ MUTATIONS = (
     Mutation(
         "ole-root-not-followed",
         "an OLE file's root entry past the first bytes is not read",
-        "ingest/service.py",
+        "landing/ingest/service.py",
         "follow=lifecycle.more_to_read",
         "follow=None",
         (
@@ -432,7 +433,7 @@ MUTATIONS = (
     Mutation(
         "unread-ole-root-trusted",
         "an OLE file whose root storage was not read passes as a document",
-        "uploads/content.py",
+        "landing/uploads/content.py",
         '        return Detected(\n            "application/x-msi",\n            "an OLE compound file',
         '        return None\n        return Detected(\n            "application/x-msi",\n            "an OLE compound file',
         (
@@ -442,7 +443,7 @@ MUTATIONS = (
     Mutation(
         "msi-clsid-big-endian",
         "the MSI CLSID is compared big-endian, as OLE never stores it",
-        "uploads/content.py",
+        "landing/uploads/content.py",
         '"000C1084-0000-0000-C000-000000000046").bytes_le',
         '"000C1084-0000-0000-C000-000000000046").bytes',
         (
@@ -467,12 +468,17 @@ def _union(mutations: list[Mutation]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(test for m in mutations for test in m.tests))
 
 
+def _copy(directory: Path) -> Path:
+    for package in PACKAGES:
+        shutil.copytree(package, directory / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+    return directory
+
+
 def run(mutation: Mutation, workdir: Path, mutate: bool = True) -> tuple[str, float, str]:
     """('caught' | 'missed' | 'stale' | 'error', seconds, detail)."""
-    copy = workdir / mutation.name / "functions"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = _copy(workdir / mutation.name)
     if mutate:
-        target = copy / "landing" / mutation.path
+        target = copy / mutation.path
         source = target.read_text()
         for old, new in ((mutation.old, mutation.new), *mutation.also):
             if source.count(old) != 1:
@@ -504,16 +510,19 @@ def run(mutation: Mutation, workdir: Path, mutate: bool = True) -> tuple[str, fl
 
 def uses_the_copy(workdir: Path) -> bool:
     """The copy on PYTHONPATH must shadow the editable install, or every mutation would be 'missed'."""
-    copy = workdir / "probe" / "functions"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = _copy(workdir / "probe")
     found = subprocess.run(
-        [sys.executable, "-c", "import landing; print(landing.__file__)"],
+        [
+            sys.executable,
+            "-c",
+            "import landing, landing_local; print(landing.__file__, landing_local.__file__)",
+        ],
         env={**os.environ, "PYTHONPATH": str(copy)},
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    return found.startswith(str(copy))
+    return all(path.startswith(str(copy)) for path in found.split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -537,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
             print("the mutated copy does not shadow the installed package: nothing would be tested")
             return 2
         if not args.no_baseline:
-            baseline = Mutation("baseline", "nothing", "__init__.py", "", "", _union(chosen))
+            baseline = Mutation("baseline", "nothing", "landing/__init__.py", "", "", _union(chosen))
             outcome, seconds, detail = run(baseline, workdir, mutate=False)
             print(
                 f"{'PASSED' if outcome == 'missed' else 'FAILED':7} {'unmutated':36} {seconds:6.1f}s  {detail}"

@@ -125,9 +125,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     _database()
-    from landing.reconcile import command as reconcile_cli
+    from landing.reconcile import command
 
-    return reconcile_cli.main(
+    return command.main(
         args.bucket,
         args.prefix,
         dry_run=args.dry_run,

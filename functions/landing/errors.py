@@ -26,6 +26,11 @@ CONFIGURATION_CLASSES = ("28", "3D", "42")
 DATA_CLASSES = ("22", "23")
 
 
+class RetryableS3Error(RuntimeError):
+    """An S3 read (HeadObject, GetObjectTagging) was throttled or failed server-side: the record must be
+    retried, not guessed. Declared here, below s3/, so classifying it imports nothing above."""
+
+
 @dataclass(frozen=True, slots=True)
 class Classified:
     category: Category
@@ -117,8 +122,6 @@ def classify(error: BaseException) -> Classified:
     """Retryable (transient: report for retry, it will likely pass) or permanent (it will fail the
     same way: still reported, so the event ends in the DLQ instead of being lost)."""
     from sqlalchemy import exc
-
-    from landing.s3.head import RetryableS3Error
 
     if isinstance(error, RetryableS3Error):
         return Classified("s3", True, None, _short(str(error)))

@@ -24,7 +24,7 @@ def setup(events: Any, sqs: Any, bus: str = LOCAL_BUS, queue: str = LOCAL_EVENTS
     events.put_rule(Name="landing-uploads", EventBusName=bus, EventPattern=json.dumps(PATTERN))
     events.put_targets(Rule="landing-uploads", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
     os.environ["EVENT_BUS_NAME"] = bus
-    from landing.events import publisher
+    from landing.outbox import publisher
     from landing.settings import get_settings
 
     get_settings.cache_clear()

@@ -7,7 +7,7 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 from sqlalchemy import exc
 
 from landing import errors
-from landing.s3.head import RetryableS3Error
+from landing.errors import RetryableS3Error
 
 
 def server_error(code: str, message: str = "m") -> exc.DBAPIError:

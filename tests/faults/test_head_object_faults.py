@@ -8,9 +8,9 @@ from contextlib import contextmanager
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from landing.errors import RetryableS3Error
 from landing.handlers.ingest import handler
 from landing.s3 import clients
-from landing.s3.head import RetryableS3Error
 from tests.conftest import rows
 from tests.support.events import s3_event, s3_record, sqs_event
 

@@ -15,10 +15,10 @@ from sqlalchemy import event, text
 
 from landing.db import engine as db
 from landing.db.uow import session_scope
-from landing.events import publisher
 from landing.handlers.ingest import handler as ingest_handler
 from landing.lambda_context import local_context
 from landing.observability import metrics
+from landing.outbox import publisher
 from landing.s3 import clients
 from landing.settings import get_settings
 from tests.conftest import rows

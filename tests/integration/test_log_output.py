@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from landing.errors import RetryableS3Error
 from landing.handlers.ingest import handler
 from landing.observability import logger
 from landing.s3 import clients
-from landing.s3.head import RetryableS3Error
 from tests.support.events import delete_record, s3_event, s3_record, sqs_event
 from tests.support.logs import Logs, capture_logs
 

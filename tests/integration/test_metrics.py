@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from landing.errors import RetryableS3Error
 from landing.handlers.ingest import handler as ingest
 from landing.handlers.uploads import handler as uploads_handler
 from landing.lambda_context import local_context
-from landing.s3.head import RetryableS3Error
 from tests.faults.test_head_object_faults import s3_outage
 from tests.integration.test_uploads_lifecycle import make_due
 from tests.support.api import Api

@@ -268,7 +268,7 @@ def test_an_object_headobject_cannot_read_is_recorded_from_the_listing_alone(s3,
 def test_a_throttled_headobject_stops_the_run_before_writing_its_batch(s3, monkeypatch):
     from botocore.exceptions import ClientError
 
-    from landing.s3.head import RetryableS3Error
+    from landing.errors import RetryableS3Error
 
     put(s3, "a.txt")
 

@@ -345,7 +345,7 @@ def test_binding_beyond_loopback_is_announced_loudly_and_widens_the_host_check()
 
 
 def test_published_lifecycle_events_are_shown_as_they_arrive(wired, api_s3, monkeypatch, caplog):
-    from landing.events import publisher
+    from landing.outbox import publisher
     from landing.settings import get_settings
     from landing_local import bus
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from landing.errors import RetryableS3Error
 from landing.handlers.ingest import handler
 from landing.s3 import head as enrich
-from landing.s3.head import RetryableS3Error
 from tests.conftest import rows
 from tests.support.events import eventbridge_event, s3_event, s3_record, sqs_event
 

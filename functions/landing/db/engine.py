@@ -10,8 +10,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from landing import errors
-from landing.db import credentials as dbauth
-from landing.db import pgwire
+from landing.db import credentials, pgwire
 from landing.db.health import install_disconnect_detection, install_idle_ping
 from landing.settings import Settings, SettingsError, get_settings
 
@@ -91,9 +90,9 @@ def build_engine(settings: Settings) -> Engine:
     install_disconnect_detection(engine)
     install_error_redaction(engine)
     # IAM token or Secrets Manager password, handed to each new connection (never part of the URL).
-    source = dbauth.credential_source(settings)
+    source = credentials.credential_source(settings)
     if source is not None:
-        dbauth.install(engine, source)
+        credentials.install(engine, source)
     # The hot-path write prepared once per connection, sent with its BEGIN and COMMIT.
     if settings.database_prepared_statements:
         pgwire.install(engine)

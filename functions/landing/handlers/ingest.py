@@ -9,10 +9,10 @@ from landing.coldstart import quiet_imports
 with quiet_imports():
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from landing.events import publisher
     from landing.ingest import batch
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
+    from landing.outbox import publisher
     from landing.s3 import events as s3events
     from landing.s3.events import InvalidEvent
 

@@ -22,9 +22,9 @@ with quiet_imports():
 
     from landing.db import journal
     from landing.db.uow import session_scope, unit_of_work
-    from landing.events import publisher
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
+    from landing.outbox import publisher
     from landing.settings import SettingsError, get_settings
     from landing.uploads import browse, companion, lifecycle, owners
     from landing.uploads import intents as uploads

@@ -12,7 +12,7 @@ from typing import Any
 
 from landing import errors
 from landing.db.uow import Work, session_scope, unit_of_work
-from landing.ingest import service as ingest
+from landing.ingest import service
 from landing.ingest.catalog import WriteResult
 from landing.observability import add_counts, logger
 from landing.s3 import events as s3events
@@ -53,8 +53,8 @@ def _summary(result: WriteResult, skipped: int) -> dict[str, Any]:
 
 def direct(parsed: s3events.Parsed, context: Any) -> dict[str, Any]:
     """Direct S3 / EventBridge: one unit of work, all or nothing; raising makes Lambda retry."""
-    heads = ingest.enrich_records(parsed.records)
-    failure = ingest.first_failure(parsed.records, heads)
+    heads = service.enrich_records(parsed.records)
+    failure = service.first_failure(parsed.records, heads)
     if failure is not None:
         add_counts(Failures=1)
         _log_failure(
@@ -64,9 +64,9 @@ def direct(parsed: s3events.Parsed, context: Any) -> dict[str, Any]:
     try:
         # Outside the upload prefix the write is the only statement: BEGIN, it and COMMIT travel
         # together, one round trip per invocation.
-        one_statement = ingest.is_one_statement(parsed.records, parsed.scans)
+        one_statement = service.is_one_statement(parsed.records, parsed.scans)
         with unit_of_work(context, one_statement=one_statement) as session:
-            result = ingest.apply(session, parsed.records, heads, parsed.scans)
+            result = service.apply(session, parsed.records, heads, parsed.scans)
     except errors.DATABASE_ERRORS as error:
         add_counts(Failures=1)
         _log_failure(
@@ -100,10 +100,10 @@ def sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """
     parsed, failed = _parse_messages(event)
     records = [r for p in parsed.values() for r in p.records]
-    heads = ingest.enrich_records(records)
+    heads = service.enrich_records(records)
     good: dict[str, s3events.Parsed] = {}
     for message_id, message in parsed.items():
-        failure = ingest.first_failure(message.records, heads)
+        failure = service.first_failure(message.records, heads)
         if failure is None:
             good[message_id] = message
         else:
@@ -118,8 +118,10 @@ def sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with session_scope(context) as work:
         try:
             # One statement for the whole batch outside the upload prefix: one round trip.
-            with work.transaction(one_statement=ingest.is_one_statement(good_records, good_scans)) as session:
-                result = ingest.apply(session, good_records, heads, good_scans)
+            with work.transaction(
+                one_statement=service.is_one_statement(good_records, good_scans)
+            ) as session:
+                result = service.apply(session, good_records, heads, good_scans)
         except errors.DATABASE_ERRORS as error:
             if errors.is_record_error(error):
                 logger.warning(
@@ -153,7 +155,7 @@ def _per_message(
             for message_id, message in good.items():
                 try:
                     with session.begin_nested():
-                        result = ingest.apply(session, message.records, heads, message.scans)
+                        result = service.apply(session, message.records, heads, message.scans)
                 except errors.DATABASE_ERRORS as error:
                     if not errors.is_record_error(error):
                         raise

@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
-from landing.ingest import catalog
-from landing.ingest import scans as verdicts
-from landing.s3 import head as enrich
+from landing.errors import RetryableS3Error
+from landing.ingest import catalog, verdicts
+from landing.s3 import head
 from landing.s3.events import Identity, S3Record
-from landing.s3.head import Head, HeadOutcome, RetryableS3Error
+from landing.s3.head import Head, HeadOutcome
 from landing.s3.scans import ScanResult
 from landing.uploads import lifecycle
 
@@ -18,7 +18,7 @@ from landing.uploads import lifecycle
 def enrich_records(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
     """HEAD each create and metadata update before the unit of work opens, so no transaction waits
     on S3."""
-    return enrich.head_many(records, follow=lifecycle.more_to_read)
+    return head.head_many(records, follow=lifecycle.more_to_read)
 
 
 def first_failure(

@@ -6,9 +6,9 @@ import sys
 import time
 from typing import TextIO
 
+from landing.errors import RetryableS3Error
 from landing.reconcile import run, sources
 from landing.reconcile.run import Batch, Totals
-from landing.s3.head import RetryableS3Error
 
 # Progress lines at most this often (plus the last one), however fast batches go by.
 PROGRESS_EVERY_S = 1.0

@@ -11,10 +11,10 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from landing.db.models import Object
+from landing.errors import RetryableS3Error
 from landing.reconcile.repairs import EVENT_NAMES, Repair
-from landing.s3 import head as enrich
 from landing.s3.events import SEQUENCER_WIDTH, S3Record
-from landing.s3.head import Head, HeadOutcome, RetryableS3Error
+from landing.s3.head import Head, HeadOutcome, head_many
 from landing.s3.listing import Entry, normalise_version
 
 objects: Table = Object.__table__  # type: ignore[assignment]
@@ -192,7 +192,7 @@ def compare(
 
 
 def _probe(bucket: str, planned: Planned) -> S3Record:
-    """The HEAD request for a create repair, in the shape enrich.head_many takes."""
+    """The HEAD request for a create repair, in the shape head_many takes."""
     assert planned.entry is not None
     return S3Record(
         bucket=bucket,
@@ -212,7 +212,7 @@ def _probe(bucket: str, planned: Planned) -> S3Record:
 def head_creates(bucket: str, planned: Sequence[Planned]) -> dict[str, HeadOutcome]:
     """HEAD every object to insert or update (thread pool, no session); raises on a retryable error."""
     probes = {p.key: _probe(bucket, p) for p in planned if p.action != "delete"}
-    outcomes = enrich.head_many(list(probes.values()))
+    outcomes = head_many(list(probes.values()))
     heads = {key: outcomes.get(probe.identity) for key, probe in probes.items()}
     for outcome in heads.values():
         if isinstance(outcome, RetryableS3Error):

@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any
 
+from landing.errors import RetryableS3Error
 from landing.s3.clients import s3_client
 from landing.s3.events import Identity, S3Record
 from landing.settings import get_settings
@@ -30,10 +31,6 @@ _RESTORE_EXPIRY = re.compile(r'expiry-date="([^"]+)"')
 
 # One OLE directory entry: what ``follow`` asks to read (uploads/content.py judges it).
 DIRECTORY_ENTRY_BYTES = 128
-
-
-class RetryableS3Error(RuntimeError):
-    """HeadObject was throttled or failed server-side: the record must be retried, not guessed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from landing.db import uow
 from landing.db.models import OUTBOX_WRITTEN
-from landing.events import outbox
-from landing.events.outbox import Pending
 from landing.observability import logger, metrics
+from landing.outbox import store
+from landing.outbox.store import Pending
 from landing.settings import get_settings
 
 if TYPE_CHECKING:
@@ -151,16 +151,16 @@ def publish(
     bus = get_settings().event_bus_name
     with session.begin():
         uow.bound_statements(session, uow.statement_budget_ms(context))
-        rows = outbox.claim(session, limit, upload_ids, after_id)
+        rows = store.claim(session, limit, upload_ids, after_id)
         if not rows:
             return Published(last_id=after_id)
         last_id = rows[-1].id
         if not bus:
-            outbox.remove(session, [row.id for row in rows])
+            store.remove(session, [row.id for row in rows])
             return Published(discarded=len(rows), last_id=last_id)
         published, failures = put(events_client(), bus, rows, context)
-        outbox.remove(session, published)
-        outbox.mark_failed(session, failures)
+        store.remove(session, published)
+        store.mark_failed(session, failures)
     if failures:
         logger.warning(
             "lifecycle events not accepted by EventBridge; the scheduled pass retries them",
@@ -230,7 +230,7 @@ def drain(session: Session, context: Any | None, limit: int | None = None) -> Pa
         if handled < PASS_CHUNK or not (result.published or result.discarded):
             break
     with session.begin():
-        waiting = outbox.backlog(session)
+        waiting = store.backlog(session)
     _count(Published(published=published, failed=failed))
     metrics.add_metric(name="OutboxBacklog", unit=MetricUnit.Count, value=waiting.rows)
     metrics.add_metric(name="OutboxOldestAgeSeconds", unit=MetricUnit.Seconds, value=waiting.oldest_age_s)
