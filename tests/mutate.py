@@ -48,7 +48,7 @@ MUTATIONS = (
     Mutation(
         "metadata-update-any-version",
         "a metadata update moves the objects row whatever version it names (a non-current one included)",
-        "ingest/catalog.py",
+        "landing/ingest/catalog.py",
         "                objects.c.version_id.is_not_distinct_from(rows.c.version_id),\n",
         "",
         ("tests/integration/test_metadata_events.py",),
@@ -57,7 +57,7 @@ MUTATIONS = (
         "metadata-sequence-from-event-time",
         "a metadata update's journal identity comes from the event time: the same change by notification "
         "(milliseconds) and EventBridge (seconds) is journalled twice",
-        "s3/events.py",
+        "landing/s3/events.py",
         "    basis = request_id or event_time.replace(microsecond=0).isoformat()",
         "    basis = event_time.isoformat()",
         ("tests/unit/test_s3events.py", "tests/integration/test_metadata_events.py"),
@@ -454,7 +454,7 @@ MUTATIONS = (
     Mutation(
         "replay-verdict-quarantines-upload",
         "a malware verdict about a replay still current at the key quarantines the accepted upload",
-        "uploads/lifecycle.py",
+        "landing/uploads/lifecycle.py",
         "    decided_on = _names_decided_body(scan.e_tag, version_id)\n",
         "    decided_on = uploads.c.id.is_not(None)\n",
         (
