@@ -379,7 +379,9 @@ def test_metadata_update_of_an_older_version_with_the_same_bytes_leaves_the_row(
         Bucket=BUCKET, Key=key, VersionId=old_version, Tagging={"TagSet": [{"Key": "v", "Value": "old"}]}
     )
 
-    deliver("s3", "tags-put", key, e_tag, old_version)
+    result = deliver("s3", "tags-put", key, e_tag, old_version)
 
+    # Journalled, and not counted as a stale event (StaleEventsIgnored): it lost to nothing.
+    assert (result["journalled"], result["stale"]) == (1, 0)
     assert updates(key)[0]["object_tags"] == {"v": "old"}
     assert row(key) == current

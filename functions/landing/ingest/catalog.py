@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Table, and_, bindparam, case, column, func, select, tuple_, update
+from sqlalchemy import (
+    Executable,
+    Table,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -38,6 +50,8 @@ DECIDED_COLUMNS = (*OBJECT_STATE_COLUMNS, "detected_type")
 class WriteResult:
     received: int
     journalled: int
+    # Events that moved their objects row, plus new metadata updates (which never lose to a newer
+    # event, whether or not they name the current body).
     applied: int
 
     @property
@@ -224,7 +238,7 @@ def _write_statement() -> Executable:
             select(*event_rows.c, journal.month_of(event_rows.c.record_timestamp)),
         )
         .on_conflict_do_nothing(constraint="uq_object_events_identity")
-        .returning(object_events.c.id)
+        .returning(object_events.c.id, object_events.c.record_type)
         .cte("journalled")
     )
     upsert = insert(objects).from_select(OBJECT_COLUMNS, select(*object_rows.c))
@@ -253,6 +267,11 @@ def _write_statement() -> Executable:
     return prepared(
         select(
             select(func.count()).select_from(events_insert).scalar_subquery(),
+            # Metadata updates never lose to a newer event: they are not counted as stale.
+            select(func.count())
+            .select_from(events_insert)
+            .where(events_insert.c.record_type == literal_column("'UPDATE_METADATA'"))
+            .scalar_subquery(),
             select(func.count()).select_from(objects_upsert).scalar_subquery(),
         )
     )
@@ -359,8 +378,8 @@ def record_events(
         "object_rows": [row for _, row in sorted(newest.items())],
     }
     # A Core statement: run it on the session's connection, skipping the ORM's execution layer.
-    journalled, applied = session.connection().execute(WRITE_EVENTS, params).one()
+    journalled, updates, applied = session.connection().execute(WRITE_EVENTS, params).one()
     metadata = _metadata_rows(records, heads)
     if metadata:
-        applied += session.connection().execute(APPLY_METADATA, {"metadata_rows": metadata}).rowcount
-    return WriteResult(received=len(records), journalled=int(journalled), applied=int(applied))
+        session.connection().execute(APPLY_METADATA, {"metadata_rows": metadata})
+    return WriteResult(received=len(records), journalled=int(journalled), applied=int(applied) + int(updates))
