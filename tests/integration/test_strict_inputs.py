@@ -159,3 +159,18 @@ def test_upload_ids_only_in_the_canonical_form(alice, form, method, suffix):
     # A NUL is matched by no route at all (route_not_found); the other forms are no upload of ours.
     assert status == 404 and answer["error"]["code"] in ("not_found", "route_not_found")
     assert alice.get(created["id"].upper())[0] == 200  # hex digits are case-insensitive
+
+
+@pytest.mark.parametrize("number", ["\u00b2", "\u2460", "\u0661", "\uff15", "+1", "0", "10001"])
+def test_companion_part_numbers_are_ascii_digits(alice, number):
+    path = f"/s3/multipart/{UUID}/{number}"
+    status, body, _ = alice.call("GET", path, query={"key": "k"})
+    assert (status, body["error"]["code"]) == (400, "invalid_part_number")
+
+
+@pytest.mark.parametrize("filename", [" ", "\u3000", "\ufeff", "\x1c"])
+def test_companion_file_names_are_not_blank(alice, filename):
+    status, body, _ = alice.call("POST", "/s3/multipart", body={"filename": filename, "type": "text/plain"})
+    assert (status, body["error"]["code"]) == (400, "invalid_filename")
+    status, body, _ = alice.call("GET", "/s3/params", query={"filename": filename, "type": "text/plain"})
+    assert (status, body["error"]["code"]) == (400, "invalid_filename")
