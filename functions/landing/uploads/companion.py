@@ -60,7 +60,11 @@ def limits(settings: Settings, owner: str) -> dict[str, Any]:
 
 
 def _filename(value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > intents.MAX_FILENAME_CHARS:
+    if (
+        not isinstance(value, str)
+        or not intents.FILENAME_VISIBLE.search(value)
+        or len(value) > intents.MAX_FILENAME_CHARS
+    ):
         raise bad_request(
             "invalid_filename", f"filename must be a string of 1 to {intents.MAX_FILENAME_CHARS} characters"
         )
