@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from landing.local.apigw import OPENAPI
-from landing.local.authorizer import JwtAuthorizer
+from landing_local.apigw import OPENAPI
+from landing_local.authorizer import JwtAuthorizer
 from tests.support.serve import landing_serve
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
