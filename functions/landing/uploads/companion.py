@@ -18,9 +18,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from landing.db.models import Upload
-from landing.settings import SINGLE_REQUEST_MAX, Settings
-from landing.uploads import intents, lifecycle, presign, quotas
-from landing.uploads.intents import ANONYMOUS, UploadError, bad_request
+from landing.settings import Settings
+from landing.uploads import intents, lifecycle, presign, reservations
+from landing.uploads.intents import UploadError, bad_request
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -35,22 +35,11 @@ CREATE_FIELDS = frozenset({"filename", "type", "metadata"})
 UPPY_META = frozenset({"name", "type"})
 
 
-def single_bound(settings: Settings, owner: str) -> int:
-    """The most bytes one POST form from GET /s3/params accepts: larger files go multipart."""
-    return min(settings.multipart_threshold, SINGLE_REQUEST_MAX, upload_bound(settings, owner))
-
-
-def upload_bound(settings: Settings, owner: str) -> int:
-    """The most bytes one upload may have, however it is sent."""
-    bound = min(settings.upload_max_size, settings.upload_max_bytes_per_day)
-    return min(bound, settings.anonymous_max_size) if owner == ANONYMOUS else bound
-
-
 def limits(settings: Settings, owner: str) -> dict[str, Any]:
     """GET /s3/limits: what a client must respect, so it can choose single or multipart and a part size."""
     return {
-        "single_max_size": single_bound(settings, owner),
-        "max_size": upload_bound(settings, owner),
+        "single_max_size": reservations.single_bound(settings, owner),
+        "max_size": reservations.upload_bound(settings, owner),
         "min_part_size": presign.MIN_PART_SIZE,
         "max_parts": MAX_PART_NUMBER,
         "part_size": settings.multipart_part_size,
@@ -82,32 +71,6 @@ def _metadata(raw: Mapping[str, object], *, from_query: bool) -> dict[str, str]:
             continue
         kept[lowered] = value
     return intents.parse_metadata(kept)
-
-
-def _reserve(session: Session, settings: Settings, owner: str, wanted: int, now: datetime) -> int:
-    """Under the owner's quota lock: refuse a new upload beyond the open-uploads quota, and reserve up to
-    ``wanted`` bytes of the day's quota (less when less is left; none left is a 429)."""
-    try:
-        quotas.lock(session, owner)
-        quotas.check_open(session, settings, owner, now)
-        granted = min(wanted, quotas.available(session, settings, owner, now))
-        if granted < 1:
-            quotas.check_bytes(session, settings, owner, 1, now)
-    except quotas.QuotaExceeded as exceeded:
-        raise UploadError(429, "quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
-    return granted
-
-
-def _grow(session: Session, settings: Settings, row: Upload, size: int, now: datetime) -> None:
-    """Raise the bytes an upload reserves to ``size``, within the owner's daily quota (429 otherwise)."""
-    if size <= row.max_size:
-        return
-    try:
-        quotas.lock(session, row.owner)
-        quotas.check_bytes(session, settings, row.owner, size - row.max_size, now)
-    except quotas.QuotaExceeded as exceeded:
-        raise UploadError(429, "quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
-    row.max_size = size
 
 
 def _new_upload(
@@ -155,7 +118,9 @@ def params(
     metadata = _metadata(metadata_raw, from_query=True)
     now = now or datetime.now(UTC)
     row = _new_upload(settings, owner, filename, content_type, metadata, now)
-    row.max_size = _reserve(session, settings, owner, single_bound(settings, owner), now)
+    row.max_size = reservations.reserve(
+        session, settings, owner, reservations.single_bound(settings, owner), now
+    )
     row.method = "POST"
     # A form cannot be made conditional (If-None-Match): it lives only as long as sending needs.
     expires_s = settings.post_presign_expires_s
@@ -204,8 +169,8 @@ def create_multipart(
     metadata = _metadata(raw_metadata or {}, from_query=False)
     now = now or datetime.now(UTC)
     row = _new_upload(settings, owner, filename, content_type, metadata, now)
-    row.max_size = _reserve(
-        session, settings, owner, min(upload_bound(settings, owner), presign.MIN_PART_SIZE), now
+    row.max_size = reservations.reserve(
+        session, settings, owner, min(reservations.upload_bound(settings, owner), presign.MIN_PART_SIZE), now
     )
     row.method = "MULTIPART"
     row.expires_at = now + timedelta(seconds=settings.multipart_presign_expires_s)
@@ -287,7 +252,7 @@ def sign_part(
             )
         length = min(part_size, row.max_size - (number - 1) * part_size)
     else:
-        bound = upload_bound(settings, owner)
+        bound = reservations.upload_bound(settings, owner)
         if (number - 1) * presign.MIN_PART_SIZE >= bound:
             raise UploadError(
                 413,
@@ -302,7 +267,7 @@ def sign_part(
                 413, "too_large", f"the parts sent add up to {held} bytes: the maximum is {bound} bytes"
             )
         largest = max([presign.MIN_PART_SIZE, *sizes.values()])
-        _grow(session, settings, row, min(bound, held + largest), now)
+        reservations.grow(session, settings, row, min(bound, held + largest), now)
     expires_s = settings.multipart_presign_expires_s
     # A freshly signed part keeps the upload open as long as its URL works.
     row.expires_at = max(row.expires_at, now + timedelta(seconds=expires_s))
@@ -393,12 +358,12 @@ def complete(
                 "invalid_parts", f"the parts add up to {total} bytes, not the {row.max_size} announced"
             )
     else:
-        bound = upload_bound(settings, owner)
+        bound = reservations.upload_bound(settings, owner)
         if total > bound:
             return _reject_too_large(
                 session, client, row, f"the parts add up to {total} bytes, more than the maximum of {bound}"
             )
-        _grow(session, settings, row, total, now)
+        reservations.grow(session, settings, row, total, now)
         row.max_size = total
     session.flush()
     assert row.multipart_upload_id is not None
