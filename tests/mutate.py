@@ -461,6 +461,46 @@ MUTATIONS = (
             "tests/integration/test_uploads_replay.py::test_a_threat_found_in_a_replay_never_quarantines_or_deletes_the_accepted_body",
         ),
     ),
+    Mutation(
+        "s3-route-key-not-checked",
+        "an /s3 multipart route takes any ?key= with the upload id (the key is half of the upload's name)",
+        "landing/uploads/companion.py",
+        "    if row.key != key:\n",
+        "    if False:\n",
+        ("tests/integration/test_uppy_routes.py",),
+    ),
+    Mutation(
+        "s3-part-signed-past-the-bound",
+        "a part is signed however much the parts S3 already holds exceed the upload's maximum",
+        "landing/uploads/companion.py",
+        "        if held >= bound:\n",
+        "        if False:\n",
+        ("tests/integration/test_uppy_routes.py",),
+    ),
+    Mutation(
+        "s3-part-number-unbounded",
+        "a part number that alone makes the upload larger than its maximum is still signed",
+        "landing/uploads/companion.py",
+        "        if (number - 1) * presign.MIN_PART_SIZE >= bound:\n",
+        "        if False:\n",
+        ("tests/integration/test_uppy_routes.py",),
+    ),
+    Mutation(
+        "s3-completion-unbounded",
+        "parts adding up to more than the maximum are completed into an object",
+        "landing/uploads/companion.py",
+        "        if total > bound:\n",
+        "        if False:\n",
+        ("tests/integration/test_uppy_routes.py",),
+    ),
+    Mutation(
+        "s3-reservation-outside-the-quota",
+        "signing parts of an upload without an announced size never counts against the daily byte quota",
+        "landing/uploads/companion.py",
+        "        reservations.grow(session, settings, row, min(bound, held + largest), now)\n",
+        "        pass\n",
+        ("tests/integration/test_uppy_routes.py",),
+    ),
 )
 
 
