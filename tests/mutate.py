@@ -95,6 +95,23 @@ MUTATIONS = (
         ("tests/unit/test_catalog.py", "tests/property/test_ordering.py"),
     ),
     Mutation(
+        "soak-upsert-guard-removed",
+        "the objects upsert overwrites whatever is stored; only the soak runs, to show it reports mismatches",
+        "ingest/catalog.py",
+        CATALOG_GUARD,
+        "",
+        ("tests/soak/test_soak_smoke.py",),
+    ),
+    Mutation(
+        "soak-upsert-guard-inverted",
+        "the objects upsert keeps the older event (the sequencer comparison reversed); only the soak runs",
+        "ingest/catalog.py",
+        CATALOG_GUARD,
+        """            where=tuple_(objects.c.sequence_number, objects.c.is_deleted)
+            > tuple_(upsert.excluded.sequence_number, upsert.excluded.is_deleted),""",
+        ("tests/soak/test_soak_smoke.py",),
+    ),
+    Mutation(
         "batch-rank-ignores-delete",
         "inside one batch, the newest event per key is chosen by sequencer only (the DELETE tie-break is lost)",
         "landing/ingest/catalog.py",

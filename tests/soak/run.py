@@ -166,6 +166,18 @@ class Broker:
         waits = [w for w in (self.queue.next_visible_in(now), self.invokes.next_due_in(now)) if w is not None]
         return ("wait", min([0.02, *waits]))
 
+    def _progress(self, now: float) -> None:
+        """A line on stderr now and then: a full run takes tens of minutes."""
+        done = sum(1 for t in self.acked if t)
+        elapsed = now - self.started
+        print(
+            f"soak: {elapsed:,.0f} s, {done:,} of {self.s.events:,} events have their row "
+            f"({done / elapsed:,.0f}/s), {self.sent:,} of {len(self.plan):,} deliveries sent, "
+            f"{len(self.failures)} failed invocations, {len(self.queue.dead_letters)} dead letters",
+            file=sys.stderr,
+            flush=True,
+        )
+
     def _drained(self) -> bool:
         return (
             self.sent == len(self.plan)
@@ -208,9 +220,13 @@ class Broker:
         self.sent = 0
         self.started = time.time()
         active = dict(self.workers)
+        shown = self.started
         while active:
             now = time.time()
             self._produce(now)
+            if now - shown >= PROGRESS_EVERY_S:
+                shown = now
+                self._progress(now)
             for conn in wait(list(active), timeout=0.05):
                 try:
                     kind, payload = conn.recv()
@@ -228,6 +244,9 @@ class Broker:
                     if work[0] == "stop":
                         self.finished = self.finished or time.time()
                     conn.send(work)
+
+
+PROGRESS_EVERY_S = 30.0
 
 
 class ConnectionWatch(threading.Thread):
@@ -318,9 +337,11 @@ def _attribute(
 def _logs(paths: list[Path]) -> dict[str, Any]:
     levels: Counter[str] = Counter()
     messages: Counter[str] = Counter()
-    metric_lines = other = 0
+    metric_lines = other = written = 0
     for path in paths:
-        for line in path.read_text(errors="replace").splitlines():
+        text = path.read_text(errors="replace")
+        written += len(text.encode())
+        for line in text.splitlines():
             try:
                 record = json.loads(line)
             except ValueError:
@@ -338,6 +359,7 @@ def _logs(paths: list[Path]) -> dict[str, Any]:
         "messages": dict(messages.most_common(20)),
         "metric_lines": metric_lines,
         "unstructured_lines": other,
+        "bytes": written,
     }
 
 

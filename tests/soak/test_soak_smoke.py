@@ -39,7 +39,7 @@ def test_a_few_thousand_events_with_faults_end_exactly_as_the_model_says(tmp_pat
     )
     assert report_path.exists(), run.stderr[-3000:]
     report = json.loads(report_path.read_text())
-    assert report["mismatches"] == 0, report["mismatch_examples"]
+    assert report["mismatches"] == 0, "\n".join([report["line"], *report["mismatch_examples"]])
     assert report["objects_checked"] > 0 and report["journal_rows"] == EVENTS
     assert set(report["fault_counts"]) == {"terminate", "drop", "pause", "throttle"}, report["faults"]
     assert report["sqs"]["dead_letters"] == report["sqs"]["poison_planted"] > 0
