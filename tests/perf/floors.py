@@ -84,7 +84,7 @@ def naive_handler(url: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
                 head = heads.get(record.identity)
                 month = month_start(record.event_time)
                 journal = insert(catalog.object_events).values(
-                    {**catalog._journal_row(record), "record_month": month}
+                    {**catalog._journal_row(record, None), "record_month": month}
                 )
                 journal = journal.on_conflict_do_nothing(constraint="uq_object_events_identity")
                 journalled += session.execute(journal).rowcount  # type: ignore[attr-defined]

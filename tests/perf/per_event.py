@@ -67,7 +67,7 @@ def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[
 
     def write_parameters(records: Any) -> dict[str, Any]:
         return {
-            "event_rows": [catalog._journal_row(r) for r in records],
+            "event_rows": [catalog._journal_row(r, None) for r in records],
             "object_rows": [catalog._object_row(r, None) for r in records],
         }
 
