@@ -57,10 +57,10 @@ MUTATIONS = (
         "metadata-sequence-from-event-time",
         "a metadata update's journal identity comes from the event time: the same change by notification "
         "(milliseconds) and EventBridge (seconds) is journalled twice",
-        "landing/s3/events.py",
+        "landing/s3/notifications.py",
         "    basis = request_id or event_time.replace(microsecond=0).isoformat()",
         "    basis = event_time.isoformat()",
-        ("tests/unit/test_s3events.py", "tests/integration/test_metadata_events.py"),
+        ("tests/unit/test_notifications.py", "tests/integration/test_metadata_events.py"),
     ),
     Mutation(
         "upsert-guard-sequencer-only",
@@ -122,10 +122,10 @@ MUTATIONS = (
     Mutation(
         "sequencer-not-padded",
         "sequencers are compared as sent, without right-padding to one width",
-        "landing/s3/events.py",
+        "landing/s3/fields.py",
         '    return raw.upper().ljust(SEQUENCER_WIDTH, "0")',
         "    return raw.upper()",
-        ("tests/unit/test_catalog.py", "tests/unit/test_s3events.py", "tests/property/test_ordering.py"),
+        ("tests/unit/test_catalog.py", "tests/unit/test_notifications.py", "tests/property/test_ordering.py"),
     ),
     Mutation(
         "refused-credentials-kept",

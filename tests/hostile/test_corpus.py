@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from landing.handlers.ingest import handler
-from landing.s3.events import InvalidEvent
+from landing.s3.fields import InvalidEvent
 from tests.conftest import rows
 from tests.support.events import s3_event, s3_record, sqs_event
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from landing.handlers.ingest import handler
-from landing.s3.events import InvalidEvent
+from landing.s3.fields import InvalidEvent
 from tests.conftest import rows
 from tests.support.events import delete_record, eventbridge_event, load, s3_event, s3_record, sqs_event
 

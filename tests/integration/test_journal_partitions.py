@@ -18,7 +18,8 @@ from landing.db.uow import unit_of_work
 from landing.handlers.ingest import handler as ingest
 from landing.handlers.uploads import handler as uploads
 from landing.ingest import catalog
-from landing.s3.events import S3Record, normalise_sequencer
+from landing.s3.fields import normalise_sequencer
+from landing.s3.notifications import S3Record
 from landing.settings import get_settings
 from tests.conftest import rows
 from tests.support.events import eventbridge_event, load, s3_event, s3_record

@@ -200,7 +200,8 @@ def test_a_live_write_that_began_before_the_listing_and_committed_after_the_comp
 
     from landing.db.engine import build_engine
     from landing.ingest import catalog
-    from landing.s3.events import S3Record, normalise_sequencer
+    from landing.s3.fields import normalise_sequencer
+    from landing.s3.notifications import S3Record
     from landing.settings import get_settings
 
     live = Live()

@@ -15,7 +15,7 @@ from landing.db.uow import unit_of_work
 from landing.handlers.ingest import handler
 from landing.ingest import catalog
 from landing.lambda_context import local_context
-from landing.s3.events import S3Record, from_s3_notification
+from landing.s3.notifications import S3Record, from_s3_notification
 from landing.settings import get_settings
 from tests.conftest import rows
 from tests.support.events import s3_event, s3_record, sqs_event

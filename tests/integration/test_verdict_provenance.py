@@ -13,7 +13,7 @@ from landing.db import engine as db
 from landing.handlers.ingest import handler as ingest
 from landing.lambda_context import local_context
 from landing.s3 import clients
-from landing.s3.events import InvalidEvent
+from landing.s3.fields import InvalidEvent
 from landing.settings import get_settings
 from tests.conftest import rows
 from tests.integration.test_uploads_lifecycle import announce, exists, put, upload_row

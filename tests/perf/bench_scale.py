@@ -73,7 +73,7 @@ def grow_journal(start: int, stop: int, objects: int) -> None:
 
 
 def _records(count: int, objects: int, serial: list[int]) -> list[Any]:
-    from landing.s3.events import S3Record
+    from landing.s3.notifications import S3Record
 
     now = datetime.now(UTC)
     made = []

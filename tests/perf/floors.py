@@ -36,9 +36,9 @@ SELECT (SELECT count(*) FROM journalled), (SELECT count(*) FROM applied)"""
 
 def floor_params(event: dict[str, Any]) -> dict[str, Any]:
     """The values the handler writes for this event (parsing and the HEAD answer done beforehand)."""
-    from landing.s3 import events as s3events
+    from landing.s3 import notifications
 
-    (record,) = s3events.from_s3_notification(event, source="s3").records
+    (record,) = notifications.from_s3_notification(event, source="s3").records
     head = HeadStub.RESPONSE
     return {
         "bucket": record.bucket,
@@ -69,14 +69,14 @@ def naive_handler(url: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     from landing.ingest import catalog
     from landing.ingest import service as ingest
     from landing.observability import logger, metrics
-    from landing.s3 import events as s3events
+    from landing.s3 import notifications
 
     engine = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
 
     @metrics.log_metrics
     @logger.inject_lambda_context
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        parsed = s3events.from_s3_notification(event, source="s3")
+        parsed = notifications.from_s3_notification(event, source="s3")
         heads = ingest.enrich_records(parsed.records)
         journalled = applied = 0
         with Session(engine) as session:
@@ -186,9 +186,9 @@ SELECT (SELECT count(*) FROM journalled), (SELECT count(*) FROM applied)"""
 def delete_params(event: dict[str, Any], source: str = "s3") -> dict[str, Any]:
     """The values the handler writes for a delete event (parsed beforehand, as the floor's caller
     would have them)."""
-    from landing.s3 import events as s3events
+    from landing.s3 import notifications
 
-    (record,) = s3events.from_s3_notification(event, source=source).records  # type: ignore[arg-type]
+    (record,) = notifications.from_s3_notification(event, source=source).records  # type: ignore[arg-type]
     return {
         "bucket": record.bucket,
         "key": record.key,

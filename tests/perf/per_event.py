@@ -33,8 +33,8 @@ def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[
     from landing.ingest import batch as ingest_batch
     from landing.ingest import catalog
     from landing.ingest import service as ingest
-    from landing.s3 import events as s3events
     from landing.s3 import head as enrich
+    from landing.s3 import notifications
     from landing.settings import get_settings
 
     raw = raw_connection(url)
@@ -60,7 +60,7 @@ def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[
 
     def parsed_deletes(prefix: str) -> Callable[[int], Any]:
         def make(i: int) -> Any:
-            parsed = s3events.from_s3_notification(delete_event(unique_key(prefix)), source="s3")
+            parsed = notifications.from_s3_notification(delete_event(unique_key(prefix)), source="s3")
             return parsed.records, context()
 
         return make
@@ -92,7 +92,7 @@ def per_event(results: Results, url: str, sizes: Sizes, stub: HeadStub) -> dict[
 
     def undecorated(item: tuple[dict[str, Any], Any]) -> Any:
         event, context = item
-        return ingest_batch.direct(s3events.from_s3_notification(event, source="s3"), context)
+        return ingest_batch.direct(notifications.from_s3_notification(event, source="s3"), context)
 
     def handle(item: tuple[dict[str, Any], Any]) -> Any:
         return ingest_handler.handler(*item)

@@ -8,8 +8,8 @@ from urllib.parse import quote, quote_plus
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from landing.s3 import events as s3events
-from landing.s3.events import MAX_KEY_BYTES, InvalidEvent
+from landing.s3 import deliveries, fields, notifications
+from landing.s3.fields import MAX_KEY_BYTES, InvalidEvent
 from tests.support.events import eventbridge_event, s3_event, s3_record
 
 # Any Unicode S3 accepts in a key: no NUL (PostgreSQL text cannot hold it), no lone surrogates
@@ -34,15 +34,15 @@ def s3_encode(key: str) -> str:
 @example(" " * 5)
 @example("é" * 512)
 def test_every_s3_key_round_trips_through_a_notification(key):
-    (record,) = s3events.from_s3_notification(s3_event(s3_record(s3_encode(key))), source="s3").records
+    (record,) = notifications.from_s3_notification(s3_event(s3_record(s3_encode(key))), source="s3").records
     assert record.key == key
 
 
 @given(keys)
 def test_every_s3_key_round_trips_through_eventbridge_and_sqs(key):
-    (from_eb,) = s3events.from_eventbridge(eventbridge_event(s3_encode(key))).records
+    (from_eb,) = notifications.from_eventbridge(eventbridge_event(s3_encode(key))).records
     body = json.dumps(s3_event(s3_record(quote_plus(key))))  # '/' encoded too, as moto does
-    (from_sqs,) = s3events.from_sqs_body(body).records
+    (from_sqs,) = deliveries.from_sqs_body(body).records
     assert from_eb.key == from_sqs.key == key
 
 
@@ -55,14 +55,14 @@ def test_every_s3_key_round_trips_through_eventbridge_and_sqs(key):
 @example("%00")
 def test_any_raw_key_decodes_or_is_rejected_clearly(raw):
     try:
-        key = s3events.decode_key(raw)
+        key = fields.decode_key(raw)
     except InvalidEvent as error:
         assert str(error)
         return
     assert key and "\x00" not in key
     assert len(key.encode("utf-8")) <= MAX_KEY_BYTES
     # Decoding is stable: the decoded key, encoded again, decodes to itself.
-    assert s3events.decode_key(quote(key, safe="")) == key
+    assert fields.decode_key(quote(key, safe="")) == key
 
 
 # Leaf strings may hold anything JSON can escape, lone surrogates and NUL included.
@@ -107,14 +107,14 @@ def test_any_value_in_any_field_parses_or_is_rejected_clearly(path, value):
     target[path[-1]] = value
     body = json.dumps(s3_event(record))
     try:
-        parsed = s3events.from_sqs_body(body)
+        parsed = deliveries.from_sqs_body(body)
     except InvalidEvent:
         return
     for accepted in parsed.records:
         assert_storable(accepted)
 
 
-def assert_storable(record: s3events.S3Record) -> None:
+def assert_storable(record: notifications.S3Record) -> None:
     """What the parser lets through fits the columns: text without NUL, valid UTF-8, bigint sizes."""
     for name in ("bucket", "key", "event_name", "sequencer", "version_id", "e_tag", "request_id"):
         value = getattr(record, name)
@@ -127,7 +127,7 @@ def assert_storable(record: s3events.S3Record) -> None:
 @given(st.one_of(st.text(st.characters(blacklist_categories=()), max_size=200), json_values.map(json.dumps)))
 def test_any_sqs_body_parses_or_is_rejected_clearly(body):
     try:
-        parsed = s3events.from_sqs_body(body)
+        parsed = deliveries.from_sqs_body(body)
     except InvalidEvent:
         return
     for accepted in parsed.records:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from landing.db import engine as db
 from landing.ingest import service as ingest
-from landing.s3 import events as s3events
+from landing.s3 import fields, notifications
 from tests.conftest import scaled_examples
 from tests.support.events import delete_record, s3_event, s3_record
 
@@ -142,7 +142,7 @@ def expected(events: set[tuple[int, int, bool]]) -> tuple[list[tuple[Any, ...]],
             newest[key_index] = (value, is_delete)
     rows = []
     for key_index, (value, is_delete) in newest.items():
-        sequencer = f"{value:016X}".ljust(s3events.SEQUENCER_WIDTH, "0")
+        sequencer = f"{value:016X}".ljust(fields.SEQUENCER_WIDTH, "0")
         if is_delete:
             rows.append((KEYS[key_index], sequencer, True, None, None, None, True))
         else:
@@ -161,7 +161,7 @@ def test_any_permutation_and_duplication_of_events_yields_the_same_tables(delive
     events, batches = delivery
     with rolled_back_session() as session:
         for batch in batches:
-            records = s3events.from_s3_notification(s3_event(*batch), source="s3").records
+            records = notifications.from_s3_notification(s3_event(*batch), source="s3").records
             with session.begin_nested():  # one invocation's unit of work
                 ingest.apply(session, records, {})
         objects, journal = tables(session)
@@ -185,7 +185,7 @@ def test_two_deliveries_of_one_event_set_leave_identical_tables(delivery, rnd):
     for order in (flat, reordered):
         with rolled_back_session() as session:
             for event in order:
-                records = s3events.from_s3_notification(s3_event(event), source="s3").records
+                records = notifications.from_s3_notification(s3_event(event), source="s3").records
                 with session.begin_nested():
                     ingest.apply(session, records, {})
             results.append(tables(session))

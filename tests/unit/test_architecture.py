@@ -126,3 +126,41 @@ def test_the_documented_layers_are_the_ones_checked():
     features = re.search(r"the features\s+\(([^)]*)\)", text)
     assert features, "architecture.md names the features in parentheses after 'features'"
     assert set(re.findall(r"`(\w+)/?`", features.group(1))) == FEATURES
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_module_imports_itself_back():
+    """No import cycle between modules, lazy imports and TYPE_CHECKING ones included."""
+    modules = {_module(path): path for path in imports()}
+    graph = {
+        _module(path): {
+            # `from landing.s3 import head` names a module; `from landing.s3.head import Head` a member.
+            candidate
+            for name, _ in names
+            for candidate in (name, name.rsplit(".", 1)[0])
+            if candidate in modules and candidate != _module(path)
+        }
+        for path, names in imports().items()
+    }
+    for path in imports():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in modules and not node.level:
+                graph[_module(path)] |= {f"{node.module}.{a.name}" for a in node.names} & set(modules)
+    cycles = []
+    for start in graph:
+        seen, stack = set(), [(start, (start,))]
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start:
+                    cycles.append(" -> ".join((*trail, start)))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, (*trail, nxt)))
+    packages = {m for m, p in modules.items() if p.name == "__init__.py"}
+    assert [c for c in cycles if not packages & set(c.split(" -> "))] == []

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from landing.ingest import catalog
-from landing.s3.events import S3Record, normalise_sequencer
+from landing.s3.fields import normalise_sequencer
 from landing.s3.head import Head
+from landing.s3.notifications import S3Record
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 

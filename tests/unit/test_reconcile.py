@@ -11,7 +11,7 @@ from sqlalchemy import text
 from landing.reconcile import repairs
 from landing.reconcile.compare import FLOOR_SEQUENCE, Row, compare, repair_sequence
 from landing.reconcile.repairs import Repair
-from landing.s3.events import normalise_sequencer
+from landing.s3.fields import normalise_sequencer
 from landing.s3.listing import Entry
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from landing.s3 import events as s3events
-from landing.s3.events import InvalidEvent
+from landing.s3 import deliveries, notifications
+from landing.s3.fields import InvalidEvent
 from landing.s3.scans import MAX_CLOCK_SKEW
 from tests.support.events import guardduty_event, load
 
 
 def test_aws_sample_parses_to_one_scan_and_no_records():
-    parsed = s3events.from_guardduty(load("guardduty-scan-threats.json"))
+    parsed = deliveries.from_guardduty(load("guardduty-scan-threats.json"))
 
     assert parsed.records == ()
     (scan,) = parsed.scans
@@ -34,17 +34,17 @@ def test_aws_sample_parses_to_one_scan_and_no_records():
 
 
 def test_detect_names_guardduty_events():
-    assert s3events.detect(load("guardduty-scan-clean.json")) == "guardduty"
+    assert deliveries.detect(load("guardduty-scan-clean.json")) == "guardduty"
 
 
 def test_object_key_is_taken_as_is_not_url_decoded():
-    (scan,) = s3events.from_guardduty(guardduty_event("a+b%20c/d e.txt")).scans
+    (scan,) = deliveries.from_guardduty(guardduty_event("a+b%20c/d e.txt")).scans
 
     assert scan.key == "a+b%20c/d e.txt"
 
 
 def test_quoted_etag_is_unquoted():
-    (scan,) = s3events.from_guardduty(guardduty_event("k", etag='"abc"')).scans
+    (scan,) = deliveries.from_guardduty(guardduty_event("k", etag='"abc"')).scans
 
     assert scan.e_tag == "abc"
 
@@ -57,7 +57,7 @@ def sns_wrapped(event: dict) -> str:
 def test_a_scan_result_on_the_notification_queue_is_refused_naming_the_only_accepted_path(wrap):
     """Anyone with sqs:SendMessage could write such a body: verdicts come from EventBridge only."""
     with pytest.raises(InvalidEvent, match="accepted only from EventBridge"):
-        s3events.from_sqs_body(wrap(guardduty_event("k")))
+        deliveries.from_sqs_body(wrap(guardduty_event("k")))
 
 
 def test_a_verdict_dated_beyond_the_clock_skew_is_refused():
@@ -65,18 +65,18 @@ def test_a_verdict_dated_beyond_the_clock_skew_is_refused():
     within = (now + MAX_CLOCK_SKEW).isoformat()
     beyond = (now + MAX_CLOCK_SKEW + timedelta(seconds=1)).isoformat()
 
-    assert s3events.from_guardduty(guardduty_event("k", time=within), now).scans
+    assert deliveries.from_guardduty(guardduty_event("k", time=within), now).scans
     with pytest.raises(InvalidEvent, match="dated in the future"):
-        s3events.from_guardduty(guardduty_event("k", time=beyond), now)
+        deliveries.from_guardduty(guardduty_event("k", time=beyond), now)
     with pytest.raises(InvalidEvent, match="dated in the future"):
-        s3events.from_guardduty(guardduty_event("k", time="2099-01-01T00:00:00Z"))
+        deliveries.from_guardduty(guardduty_event("k", time="2099-01-01T00:00:00Z"))
 
 
 def test_other_guardduty_detail_types_are_skipped():
     event = guardduty_event("k")
     event["detail-type"] = "GuardDuty Malware Protection Resource Status Active"
 
-    assert s3events.from_guardduty(event) == s3events.Parsed((), skipped=1)
+    assert deliveries.from_guardduty(event) == notifications.Parsed((), skipped=1)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_malformed_results_are_refused(path, value, message):
     target[path[-1]] = value
 
     with pytest.raises(InvalidEvent, match=message):
-        s3events.from_guardduty(event)
+        deliveries.from_guardduty(event)
 
 
 def test_a_scan_result_delivered_by_sns_straight_to_the_function_is_refused():
@@ -125,6 +125,6 @@ def test_a_scan_result_delivered_by_sns_straight_to_the_function_is_refused():
         ]
     }
 
-    assert s3events.detect(event) == "sns"
+    assert deliveries.detect(event) == "sns"
     with pytest.raises(InvalidEvent, match="not an S3 notification"):
-        s3events.from_sns(event)
+        deliveries.from_sns(event)

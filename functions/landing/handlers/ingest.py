@@ -13,8 +13,8 @@ with quiet_imports():
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
     from landing.outbox import publisher
-    from landing.s3 import events as s3events
-    from landing.s3.events import InvalidEvent
+    from landing.s3 import deliveries, notifications
+    from landing.s3.fields import InvalidEvent
 
 # Lifecycle events of the uploads an invocation decided are published once its work has committed.
 publisher.install()
@@ -24,20 +24,20 @@ publisher.install()
 @logger.inject_lambda_context
 def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        kind = s3events.detect(event)
+        kind = deliveries.detect(event)
         if kind == "s3-test":
             logger.info("s3:TestEvent acknowledged")
             return {"records": 0, "skipped": 1}
         if kind == "sqs":
             return batch.sqs_batch(event, context)
         if kind == "eventbridge":
-            parsed = s3events.from_eventbridge(event)
+            parsed = notifications.from_eventbridge(event)
         elif kind == "guardduty":
-            parsed = s3events.from_guardduty(event)
+            parsed = deliveries.from_guardduty(event)
         elif kind == "sns":
-            parsed = s3events.from_sns(event)
+            parsed = deliveries.from_sns(event)
         else:
-            parsed = s3events.from_s3_notification(event, source="s3")
+            parsed = notifications.from_s3_notification(event, source="s3")
     except InvalidEvent as error:
         # Raised, so Lambda's async retries and on-failure destination keep the event for a human.
         logger.error("event rejected: not a usable S3 event", extra={"error": str(error)})

@@ -15,8 +15,8 @@ from landing.db.uow import Work, session_scope, unit_of_work
 from landing.ingest import service
 from landing.ingest.catalog import WriteResult
 from landing.observability import add_counts, logger
-from landing.s3 import events as s3events
-from landing.s3.events import InvalidEvent
+from landing.s3 import deliveries, notifications
+from landing.s3.fields import InvalidEvent
 
 
 def _log_failure(message: str, error: BaseException, **context: Any) -> None:
@@ -51,7 +51,7 @@ def _summary(result: WriteResult, skipped: int) -> dict[str, Any]:
     }
 
 
-def direct(parsed: s3events.Parsed, context: Any) -> dict[str, Any]:
+def direct(parsed: notifications.Parsed, context: Any) -> dict[str, Any]:
     """Direct S3 / EventBridge: one unit of work, all or nothing; raising makes Lambda retry."""
     heads = service.enrich_records(parsed.records)
     failure = service.first_failure(parsed.records, heads)
@@ -80,12 +80,12 @@ def direct(parsed: s3events.Parsed, context: Any) -> dict[str, Any]:
     return _summary(result, parsed.skipped)
 
 
-def _parse_messages(event: dict[str, Any]) -> tuple[dict[str, s3events.Parsed], list[str]]:
-    parsed: dict[str, s3events.Parsed] = {}
+def _parse_messages(event: dict[str, Any]) -> tuple[dict[str, notifications.Parsed], list[str]]:
+    parsed: dict[str, notifications.Parsed] = {}
     failed: list[str] = []
-    for message_id, body in s3events.sqs_messages(event):
+    for message_id, body in deliveries.sqs_messages(event):
         try:
-            parsed[message_id] = s3events.from_sqs_body(body)
+            parsed[message_id] = deliveries.from_sqs_body(body)
         except InvalidEvent as error:
             logger.warning("unusable SQS message", extra={"message_id": message_id, "error": str(error)})
             failed.append(message_id)
@@ -101,7 +101,7 @@ def sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     parsed, failed = _parse_messages(event)
     records = [r for p in parsed.values() for r in p.records]
     heads = service.enrich_records(records)
-    good: dict[str, s3events.Parsed] = {}
+    good: dict[str, notifications.Parsed] = {}
     for message_id, message in parsed.items():
         failure = service.first_failure(message.records, heads)
         if failure is None:
@@ -145,7 +145,7 @@ def sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _per_message(
     work: Work,
-    good: dict[str, s3events.Parsed],
+    good: dict[str, notifications.Parsed],
     heads: dict[Any, Any],
     failed: list[str],
 ) -> WriteResult:

@@ -33,8 +33,8 @@ from landing.db.models import (
     ObjectEvent,
 )
 from landing.db.pgwire import prepared
-from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head, is_multipart
+from landing.s3.notifications import Identity, S3Record
 from landing.uploads import content
 
 objects: Table = Object.__table__  # type: ignore[assignment]

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from landing.errors import RetryableS3Error
 from landing.ingest import catalog, verdicts
 from landing.s3 import head
-from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head, HeadOutcome
+from landing.s3.notifications import Identity, S3Record
 from landing.s3.scans import ScanResult
 from landing.uploads import lifecycle
 

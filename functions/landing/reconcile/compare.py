@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from landing.db.models import Object
 from landing.errors import RetryableS3Error
 from landing.reconcile.repairs import EVENT_NAMES, Repair
-from landing.s3.events import SEQUENCER_WIDTH, S3Record
+from landing.s3.fields import SEQUENCER_WIDTH
 from landing.s3.head import Head, HeadOutcome, head_many
 from landing.s3.listing import Entry, normalise_version
+from landing.s3.notifications import S3Record
 
 objects: Table = Object.__table__  # type: ignore[assignment]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from landing.errors import RetryableS3Error
 from landing.s3.clients import s3_client
-from landing.s3.events import Identity, S3Record
+from landing.s3.notifications import Identity, S3Record
 from landing.settings import get_settings
 
 # 404/403 and friends: the object is gone or hidden from us; the row is recorded from the event.

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from landing.s3.events import (
+from landing.s3.fields import (
     InvalidEvent,
-    _bucket,
-    _etag,
-    _mapping,
-    _optional_str,
-    _text,
+    bucket_name,
+    checked_text,
+    etag_of,
+    mapping_of,
+    optional_text,
     parse_time,
 )
 
@@ -65,8 +65,8 @@ def _threats(raw: object) -> tuple[str, ...]:
         raise InvalidEvent(f"scanResultDetails.threats must be a list of at most {MAX_THREATS} threats")
     names = []
     for threat in raw:
-        name = _mapping(threat, "threat").get("name")
-        names.append(_text(name, "threat name") if isinstance(name, str) else "unnamed threat")
+        name = mapping_of(threat, "threat").get("name")
+        names.append(checked_text(name, "threat name") if isinstance(name, str) else "unnamed threat")
     return tuple(names)
 
 
@@ -80,9 +80,9 @@ def from_guardduty(payload: Mapping[str, Any], now: datetime | None = None) -> S
     event_id = payload.get("id")
     if not isinstance(event_id, str) or not event_id:
         raise InvalidEvent("GuardDuty event has no 'id'")
-    detail = _mapping(payload.get("detail"), "detail")
-    obj = _mapping(detail.get("s3ObjectDetails"), "detail.s3ObjectDetails")
-    result_details = _mapping(detail.get("scanResultDetails"), "detail.scanResultDetails")
+    detail = mapping_of(payload.get("detail"), "detail")
+    obj = mapping_of(detail.get("s3ObjectDetails"), "detail.s3ObjectDetails")
+    result_details = mapping_of(detail.get("scanResultDetails"), "detail.scanResultDetails")
     result = result_details.get("scanResultStatus")
     if result not in RESULTS:
         raise InvalidEvent(f"scanResultStatus must be one of {sorted(RESULTS)}, got {str(result)[:40]!r}")
@@ -98,12 +98,12 @@ def from_guardduty(payload: Mapping[str, Any], now: datetime | None = None) -> S
     if event_time > (now or datetime.now(UTC)) + MAX_CLOCK_SKEW:
         raise InvalidEvent(f"GuardDuty event is dated in the future: {event_time.isoformat()}")
     return ScanResult(
-        event_id=_text(event_id, "id"),
-        bucket=_bucket(obj.get("bucketName")),
-        key=_text(key, "objectKey"),
-        e_tag=_etag(obj.get("eTag")),
-        version_id=_optional_str(obj.get("versionId"), "versionId"),
-        scan_status=_text(scan_status, "scanStatus"),
+        event_id=checked_text(event_id, "id"),
+        bucket=bucket_name(obj.get("bucketName")),
+        key=checked_text(key, "objectKey"),
+        e_tag=etag_of(obj.get("eTag")),
+        version_id=optional_text(obj.get("versionId"), "versionId"),
+        scan_status=checked_text(scan_status, "scanStatus"),
         result=str(result),
         threats=_threats(result_details.get("threats")),
         event_time=event_time,

@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 from landing.db.models import OUTBOX_WRITTEN, Object, Upload
 from landing.observability import logger, metrics
 from landing.s3.clients import s3_client
-from landing.s3.events import Identity, S3Record
 from landing.s3.head import Head
+from landing.s3.notifications import Identity, S3Record
 from landing.settings import get_settings
 from landing.uploads import content, presign
 from landing.uploads.content import media_type
