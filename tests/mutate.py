@@ -97,7 +97,7 @@ MUTATIONS = (
     Mutation(
         "soak-upsert-guard-removed",
         "the objects upsert overwrites whatever is stored; only the soak runs, to show it reports mismatches",
-        "ingest/catalog.py",
+        "landing/ingest/catalog.py",
         CATALOG_GUARD,
         "",
         ("tests/soak/test_soak_smoke.py",),
@@ -105,7 +105,7 @@ MUTATIONS = (
     Mutation(
         "soak-upsert-guard-inverted",
         "the objects upsert keeps the older event (the sequencer comparison reversed); only the soak runs",
-        "ingest/catalog.py",
+        "landing/ingest/catalog.py",
         CATALOG_GUARD,
         """            where=tuple_(objects.c.sequence_number, objects.c.is_deleted)
             > tuple_(upsert.excluded.sequence_number, upsert.excluded.is_deleted),""",
