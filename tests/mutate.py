@@ -54,6 +54,14 @@ MUTATIONS = (
         ("tests/integration/test_metadata_events.py",),
     ),
     Mutation(
+        "metadata-update-older-read-wins",
+        "a metadata update read from S3 earlier overwrites one read later that committed first",
+        "landing/ingest/catalog.py",
+        "                newer,\n",
+        "",
+        ("tests/unit/test_catalog.py",),
+    ),
+    Mutation(
         "metadata-sequence-from-event-time",
         "a metadata update's journal identity comes from the event time: the same change by notification "
         "(milliseconds) and EventBridge (seconds) is journalled twice",

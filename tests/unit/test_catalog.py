@@ -200,3 +200,49 @@ def test_stale_version_delete_changes_nothing(session):
 
     assert (result.journalled, result.applied) == (1, 0)
     assert state(session, "k")["e_tag"] == "etag-0C"
+
+
+def _tags_update(key: str, request_id: str) -> S3Record:
+    return S3Record(
+        bucket="b",
+        key=key,
+        event_name="ObjectTagging:Put",
+        record_type="UPDATE_METADATA",
+        event_time=T0,
+        sequencer=f"{request_id:0>32}",
+        version_id=None,
+        size=None,
+        e_tag="etag-0A",
+        request_id=request_id,
+        source="s3",
+    )
+
+
+def _tagged(tags: dict[str, str], read_at: datetime) -> Head:
+    return Head(
+        e_tag="etag-0A",
+        content_type=None,
+        user_metadata={},
+        storage_class="STANDARD",
+        checksum_algorithm=None,
+        last_modified=T0,
+        object_tags=tags,
+        read_at=read_at,
+    )
+
+
+def test_of_two_metadata_updates_the_later_read_wins_whichever_commits_last(session):
+    from datetime import timedelta
+
+    catalog.record_events(session, [record("k", "0A")])
+    earlier, later = _tags_update("k", "1"), _tags_update("k", "2")
+    # The later read commits first; the earlier one, committed after it, must not roll it back.
+    catalog.record_events(
+        session, [later], {later.identity: _tagged({"v": "new"}, T0 + timedelta(seconds=2))}
+    )
+    catalog.record_events(
+        session, [earlier], {earlier.identity: _tagged({"v": "old"}, T0 + timedelta(seconds=1))}
+    )
+    tags = session.execute(text("SELECT object_tags FROM objects WHERE key = 'k'")).scalar_one()
+    assert tags == {"v": "new"}
+    assert journal(session) == 3

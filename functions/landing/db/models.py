@@ -66,6 +66,7 @@ OBJECT_STATE_COLUMNS = (
     "is_deleted",
     "deleted_at",
     *METADATA_COLUMNS,
+    "metadata_read_at",
 )
 SOURCES = ("s3", "sqs", "eventbridge", "reconcile")
 # The object_events columns an event supplies (id and received_at come from the database).
@@ -190,6 +191,9 @@ class Object(Base):
     source_ip_address: Mapped[str | None] = mapped_column(Text)
     restore_status: Mapped[str | None] = mapped_column(Text)
     restore_expiry_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When S3 was asked for the metadata above (revision 0014): a metadata update read earlier never
+    # overwrites one read later, whichever commits last.
+    metadata_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         Index("ix_objects_updated_at", "updated_at"),

@@ -16,6 +16,7 @@ from sqlalchemy import (
     column,
     func,
     literal_column,
+    or_,
     select,
     tuple_,
     update,
@@ -166,6 +167,7 @@ def _object_row(record: S3Record, head: Head | None) -> dict[str, Any]:
             "is_multipart": None,
             "requester": record.requester,
             "source_ip_address": record.source_ip_address,
+            "metadata_read_at": None,
         }
     last_modified = head.last_modified if head else record.event_time
     return _live_row(record, record.version_id, record.size, record.e_tag, head, last_modified)
@@ -196,6 +198,7 @@ def _live_row(
         "is_multipart": is_multipart(e_tag),
         "requester": record.requester,
         "source_ip_address": record.source_ip_address,
+        "metadata_read_at": _iso(head.read_at) if head else None,
     }
 
 
@@ -280,7 +283,7 @@ def _write_statement() -> Executable:
 WRITE_EVENTS = _write_statement()
 
 # What a metadata update changes, and the body it must name: (version_id, e_tag) of the row.
-METADATA_ROW_COLUMNS = ("bucket", "key", "version_id", "e_tag", *MUTABLE_METADATA_COLUMNS)
+METADATA_ROW_COLUMNS = ("bucket", "key", "version_id", "e_tag", *MUTABLE_METADATA_COLUMNS, "metadata_read_at")
 
 
 def _metadata_statement() -> Executable:
@@ -294,12 +297,20 @@ def _metadata_statement() -> Executable:
     """
     rows = _rowset("metadata_rows", objects, METADATA_ROW_COLUMNS)
     names = MUTABLE_METADATA_COLUMNS
+    # Of two updates processed at once, the one that asked S3 later wins, whichever commits last.
+    newer = or_(objects.c.metadata_read_at.is_(None), objects.c.metadata_read_at < rows.c.metadata_read_at)
     changed = tuple_(*(objects.c[name] for name in names)).is_distinct_from(
         tuple_(*(rows.c[name] for name in names))
     )
     return prepared(
         update(objects)
-        .values({**{name: rows.c[name] for name in names}, "updated_at": func.now()})
+        .values(
+            {
+                **{name: rows.c[name] for name in names},
+                "metadata_read_at": rows.c.metadata_read_at,
+                "updated_at": func.now(),
+            }
+        )
         .where(
             and_(
                 objects.c.bucket == rows.c.bucket,
@@ -307,6 +318,7 @@ def _metadata_statement() -> Executable:
                 objects.c.is_deleted.is_(False),
                 objects.c.version_id.is_not_distinct_from(rows.c.version_id),
                 objects.c.e_tag == rows.c.e_tag,
+                newer,
                 changed,
             )
         )
@@ -334,6 +346,7 @@ def _metadata_rows(
             "version_id": version_id,
             "e_tag": e_tag,
             **{name: described[name] for name in MUTABLE_METADATA_COLUMNS},
+            "metadata_read_at": _iso(head.read_at),
         }
     return [
         row for _, row in sorted(found.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or ""))

@@ -284,6 +284,7 @@ def to_repairs(
                 kms_key_arn=head.kms_key_arn if head else None,
                 restore_status=head.restore_status if head else None,
                 restore_expiry_date=head.restore_expiry_date if head else None,
+                metadata_read_at=head.read_at if head else None,
             )
         )
     return repairs, unenriched

@@ -76,6 +76,8 @@ class Repair:
     # A listing names no requester: a repair has none.
     requester: str | None = None
     source_ip_address: str | None = None
+    # When HeadObject was asked (None: the repair is from the listing alone).
+    metadata_read_at: datetime | None = None
 
     @property
     def is_deleted(self) -> bool:
@@ -84,7 +86,7 @@ class Repair:
     def row(self) -> dict[str, Any]:
         """A JSON-ready row for the statement's recordset."""
         data = asdict(self)
-        for name in ("record_timestamp", "last_modified_date", "restore_expiry_date"):
+        for name in ("record_timestamp", "last_modified_date", "restore_expiry_date", "metadata_read_at"):
             data[name] = data[name].isoformat() if data[name] is not None else None
         data["is_deleted"] = self.is_deleted
         data["deleted_at"] = data["record_timestamp"] if self.is_deleted else None

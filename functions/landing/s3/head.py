@@ -58,6 +58,8 @@ class Head:
     kms_key_arn: str | None = None
     restore_status: str | None = None
     restore_expiry_date: datetime | None = None
+    # When HeadObject was sent: the answer describes the object as of this moment or later.
+    read_at: datetime | None = None
 
 
 def is_multipart(e_tag: str | None) -> bool | None:
@@ -118,6 +120,7 @@ def head(bucket: str, key: str, version_id: str | None, expected_etag: str | Non
     params: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
     if version_id and version_id != "null":
         params["VersionId"] = version_id
+    read_at = datetime.now(UTC)
     try:
         response = s3_client().head_object(**params)
     except ClientError as error:
@@ -154,6 +157,7 @@ def head(bucket: str, key: str, version_id: str | None, expected_etag: str | Non
         kms_key_arn=response.get("SSEKMSKeyId"),
         restore_status=restore_status,
         restore_expiry_date=restore_expiry,
+        read_at=read_at,
     )
 
 
