@@ -385,3 +385,16 @@ def test_metadata_update_of_an_older_version_with_the_same_bytes_leaves_the_row(
     assert (result["journalled"], result["stale"]) == (1, 0)
     assert updates(key)[0]["object_tags"] == {"v": "old"}
     assert row(key) == current
+
+
+def test_eventbridge_metadata_update_through_the_queue(s3):
+    """The EventBridge rule may target IngestQueue (docs/operations.md): same record, source sqs."""
+    key = "meta/bridged queue.txt"
+    e_tag, version_id = tags_put(s3, key)
+    result = handler(
+        sqs_event(eventbridge("eventbridge-object-tags-added.json", key, e_tag, version_id)), None
+    )
+    assert result == {"batchItemFailures": []}
+    (record,) = updates(key)
+    assert (record["source"], record["event_name"]) == ("sqs", "Object Tags Added")
+    assert row(key)["object_tags"] == {"team": "b", "pii": "no"}
