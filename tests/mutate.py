@@ -543,7 +543,13 @@ def run(mutation: Mutation, workdir: Path, mutate: bool = True) -> tuple[str, fl
     """('caught' | 'missed' | 'stale' | 'error', seconds, detail)."""
     copy = _copy(workdir / mutation.name)
     if mutate:
-        target = copy / mutation.path
+        # A path under functions/landing/ may also be written without its "landing/".
+        path = (
+            mutation.path
+            if mutation.path.startswith(("landing/", "landing_local/"))
+            else f"landing/{mutation.path}"
+        )
+        target = copy / path
         source = target.read_text()
         for old, new in ((mutation.old, mutation.new), *mutation.also):
             if source.count(old) != 1:

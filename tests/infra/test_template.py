@@ -327,14 +327,14 @@ def test_uploads_api_routes_reach_the_uploads_function():
 def test_cors_lets_a_page_elsewhere_drive_uppys_routes_with_a_bearer_token():
     """Uppy's calls from another origin: GET/POST/DELETE with Authorization and a JSON Content-Type; the
     parts and forms go to the bucket, whose ETag a part's upload must expose."""
-    from landing.handlers.uploads import _cors
+    from landing.uploads.api import cors
 
     api = props("UploadsApi")["CorsConfiguration"]["Fn::If"][1]
     assert {"authorization", "content-type"} <= {h.lower() for h in api["AllowHeaders"]}
     assert {"GET", "POST", "DELETE", "OPTIONS"} <= set(api["AllowMethods"])
     (bucket,) = props("UploadBucket")["CorsConfiguration"]["Fn::If"][1]["CorsRules"]
     assert {"POST", "PUT"} <= set(bucket["AllowedMethods"]) and "ETag" in bucket["ExposedHeaders"]
-    config = _cors()
+    config = cors()
     assert config is None or {"Authorization", "Content-Type"} <= set(config.allow_headers)
 
 

@@ -100,6 +100,7 @@ def test_uploads_count_requests_and_expiries(capsys):
     # No bus in this test: the expiry's event is discarded by the pass, nothing waits.
     assert emitted(capsys) == {
         "UploadsExpired": 1,
+        "AcceptedBodiesReplaced": 0,
         "JournalPartitionsDropped": 0,
         "JournalDefaultPartitionRows": 0,
         "EventsPublished": 0,

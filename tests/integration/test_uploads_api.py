@@ -313,10 +313,10 @@ def test_no_cors_headers_unless_an_origin_is_named(alice):
 
 
 def test_named_origins_get_cors_headers_and_others_none(env):
-    from landing.handlers.uploads import _cors
+    from landing.uploads.api import cors
 
     env(CORS_ALLOW_ORIGINS="https://app.example.com,https://admin.example.com")
-    config = _cors()
+    config = cors()
     assert config is not None
     assert (
         config.to_dict("https://app.example.com")["Access-Control-Allow-Origin"] == "https://app.example.com"

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from landing.settings import DEFAULT_CONTENT_TYPES, load
 from landing.uploads import browse
 from landing.uploads import intents as uploads
+from landing.uploads.errors import UploadError
 from landing_local.apigw import OPENAPI
 from tests.support.openapi import content_type_pattern
 
@@ -24,7 +25,7 @@ REQUEST = jsonschema_rs.Draft202012Validator(
 def accepted(body: object) -> bool:
     try:
         uploads.parse_intent(body, SETTINGS)
-    except uploads.UploadError:
+    except UploadError:
         return False
     return True
 

@@ -14,12 +14,13 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from landing.handlers.uploads import STATUS
 from landing.s3 import clients
 from landing.s3.head import Head
 from landing.settings import load
 from landing.uploads import intents as uploads
 from landing.uploads import lifecycle, presign
-from landing.uploads.intents import UploadError
+from landing.uploads.errors import UploadError
 from tests.support import sigv4
 
 SETTINGS = replace(load({"BUCKET_NAME": "example-bucket"}), multipart_threshold=100 * 1024**2)
@@ -121,7 +122,7 @@ def test_a_long_name_keeps_the_declared_types_extension_within_the_key_budget():
 def test_a_file_name_that_runs_when_opened_is_refused(filename, declared):
     with pytest.raises(UploadError) as refused:
         uploads.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), filename, declared)
-    assert (refused.value.status, refused.value.code) == (400, "executable_filename")
+    assert (STATUS[type(refused.value)], refused.value.code) == (400, "executable_filename")
 
 
 def test_an_executable_type_allowed_by_configuration_keeps_its_name():
@@ -183,7 +184,7 @@ BAD_REQUESTS = [
 def test_bad_request_is_refused_with_status_and_code(body, status, code):
     with pytest.raises(UploadError) as refused:
         uploads.parse_intent(body, SETTINGS)
-    assert (refused.value.status, refused.value.code) == (status, code)
+    assert (STATUS[type(refused.value)], refused.value.code) == (status, code)
     assert refused.value.message
 
 
@@ -215,7 +216,7 @@ def test_a_content_type_longer_than_255_characters_is_refused_even_when_configur
     assert uploads.parse_intent(valid(content_type=with_charset), settings).content_type == with_charset
     with pytest.raises(UploadError) as refused:
         uploads.parse_intent(valid(content_type=long_type + "; charset=utf-8"), settings)
-    assert refused.value.status == 415
+    assert STATUS[type(refused.value)] == 415
 
 
 def test_size_above_threshold_goes_multipart_whatever_was_asked():

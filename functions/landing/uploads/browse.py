@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from landing.db.models import UPLOAD_STATUSES, Object, Upload
 from landing.settings import Settings
-from landing.uploads import intents as uploads
-from landing.uploads import lifecycle
+from landing.uploads import intents, lifecycle
+from landing.uploads.errors import UploadError, bad_request
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -33,7 +33,7 @@ def parse_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
     if not LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise uploads.bad_request("invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
+        raise bad_request("invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 
 
@@ -41,7 +41,7 @@ def parse_status(raw: str | None) -> str | None:
     if raw is None:
         return None
     if raw not in UPLOAD_STATUSES:
-        raise uploads.bad_request("invalid_status", f"status must be one of {', '.join(UPLOAD_STATUSES)}")
+        raise bad_request("invalid_status", f"status must be one of {', '.join(UPLOAD_STATUSES)}")
     return raw
 
 
@@ -60,8 +60,8 @@ def encode_cursor(*values: str) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
 
 
-def _bad_cursor() -> uploads.UploadError:
-    return uploads.bad_request("invalid_cursor", "cursor is not one this API returned")
+def _bad_cursor() -> UploadError:
+    return bad_request("invalid_cursor", "cursor is not one this API returned")
 
 
 def decode_cursor(raw: str | None, size: int) -> list[str] | None:
@@ -124,11 +124,11 @@ def list_uploads(
     next_cursor = (
         encode_cursor(page[-1].created_at.isoformat(), str(page[-1].id)) if len(rows) > limit else None
     )
-    return {"uploads": [uploads.view(row) for row in page], "next_cursor": next_cursor}
+    return {"uploads": [intents.view(row) for row in page], "next_cursor": next_cursor}
 
 
 def _uuid(raw: str) -> uuid.UUID:
-    if not uploads.CANONICAL_UUID.fullmatch(raw):
+    if not intents.CANONICAL_UUID.fullmatch(raw):
         raise _bad_cursor()
     return uuid.UUID(raw)
 
@@ -143,8 +143,8 @@ def object_view(row: Object, upload: Upload) -> dict[str, Any]:
         "e_tag": upload.e_tag or row.e_tag,
         "version_id": upload.version_id if upload.e_tag else row.version_id,
         "content_type": row.content_type,
-        "last_modified_date": uploads.iso(row.last_modified_date),
-        "updated_at": uploads.iso(row.updated_at),
+        "last_modified_date": intents.iso(row.last_modified_date),
+        "updated_at": intents.iso(row.updated_at),
         "upload_id": str(row.upload_id) if row.upload_id else None,
     }
 
@@ -158,10 +158,10 @@ def list_objects(
     when it is the very key of an upload whose owner is the caller. ``prefix`` is matched against the
     full key and only narrows the caller's own area (uploads/<owner>/).
     """
-    area = uploads.owner_prefix(settings, owner)
+    area = intents.owner_prefix(settings, owner)
     prefix = query.get("prefix") or ""
     if not is_text(prefix):
-        raise uploads.bad_request(
+        raise bad_request(
             "invalid_prefix", f"prefix must be UTF-8 text without NUL, at most {MAX_KEY_CHARS} characters"
         )
     limit = parse_limit(query.get("limit"))

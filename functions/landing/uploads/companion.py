@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from landing.db.models import Upload
 from landing.settings import Settings
 from landing.uploads import intents, lifecycle, presign, reservations
-from landing.uploads.intents import UploadError, bad_request
+from landing.uploads.errors import Conflict, NotConfigured, TooLarge, UploadError, bad_request, not_found
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -77,7 +77,7 @@ def _new_upload(
     settings: Settings, owner: str, filename: str, content_type: str, metadata: dict[str, str], now: datetime
 ) -> Upload:
     if not settings.bucket_name:
-        raise UploadError(500, "not_configured", "BUCKET_NAME is not configured")
+        raise NotConfigured("not_configured", "BUCKET_NAME is not configured")
     upload_id = uuid.uuid4()
     return Upload(
         id=upload_id,
@@ -195,7 +195,7 @@ def _open(session: Session, owner: str, raw_id: object, query: Mapping[str, str]
     row = intents.open_multipart(session, owner, intents.parse_id(raw_id), now)
     if row.key != key:
         # The key is part of the name: a mismatch is another upload, which does not exist.
-        raise intents.not_found(raw_id)
+        raise not_found(raw_id)
     return row
 
 
@@ -219,8 +219,8 @@ def _parts(client: S3Client, row: Upload) -> list[dict[str, Any]]:
         if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
             raise
         # S3 dropped it (the bucket's rule for incomplete uploads, or an abort outside the API).
-        raise UploadError(
-            409, "upload_gone", f"S3 no longer holds the parts of upload {row.id}; start it again"
+        raise Conflict(
+            "upload_gone", f"S3 no longer holds the parts of upload {row.id}; start it again"
         ) from None
 
 
@@ -254,8 +254,7 @@ def sign_part(
     else:
         bound = reservations.upload_bound(settings, owner)
         if (number - 1) * presign.MIN_PART_SIZE >= bound:
-            raise UploadError(
-                413,
+            raise TooLarge(
                 "too_large",
                 f"part {number} would make the upload at least {(number - 1) * presign.MIN_PART_SIZE + 1} "
                 f"bytes (every part but the last has 5 MiB or more): above the maximum of {bound} bytes",
@@ -263,8 +262,8 @@ def sign_part(
         sizes = {int(part["PartNumber"]): int(part["Size"]) for part in _parts(client, row)}
         held = sum(size for part, size in sizes.items() if part != number)
         if held >= bound:
-            raise UploadError(
-                413, "too_large", f"the parts sent add up to {held} bytes: the maximum is {bound} bytes"
+            raise TooLarge(
+                "too_large", f"the parts sent add up to {held} bytes: the maximum is {bound} bytes"
             )
         largest = max([presign.MIN_PART_SIZE, *sizes.values()])
         reservations.grow(session, settings, row, min(bound, held + largest), now)
@@ -392,7 +391,7 @@ def _reject_too_large(session: Session, client: S3Client, row: Upload, reason: s
         .returning(Upload.id)
     ).scalars()
     lifecycle.note_changed(session, rejected)
-    return UploadError(413, "too_large", f"{reason}; the upload is rejected and its parts deleted")
+    return TooLarge("too_large", f"{reason}; the upload is rejected and its parts deleted")
 
 
 def abort(

@@ -19,6 +19,16 @@ from sqlalchemy.orm import Session
 from landing.db.models import Upload
 from landing.settings import Settings
 from landing.uploads import content, lifecycle, presign, quotas
+from landing.uploads.errors import (
+    Conflict,
+    NotConfigured,
+    OverQuota,
+    TooLarge,
+    Unauthorized,
+    UnsupportedType,
+    bad_request,
+    not_found,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -53,25 +63,6 @@ CONTENT_TYPE = re.compile(
     rf"(?P<type>{MEDIA_NAME}/{MEDIA_NAME})"
     r"(?: *; *(?i:charset)=(?P<quote>\"?)[A-Za-z0-9._:+-]{1,40}(?P=quote))?"
 )
-
-
-class UploadError(Exception):
-    """A request the API refuses: HTTP status, stable error code, human message."""
-
-    def __init__(self, status: int, code: str, message: str, retry_after_s: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after_s = retry_after_s
-
-
-def bad_request(code: str, message: str) -> UploadError:
-    return UploadError(400, code, message)
-
-
-def not_found(upload_id: object) -> UploadError:
-    return UploadError(404, "not_found", f"no upload {str(upload_id)[:64]!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +122,7 @@ def parse_intent(body: object, settings: Settings) -> Intent:
     if size <= 0:
         raise bad_request("invalid_size", "size must be at least 1 byte")
     if size > settings.upload_max_size:
-        raise UploadError(
-            413, "too_large", f"size {size} is above the maximum of {settings.upload_max_size} bytes"
-        )
+        raise TooLarge("too_large", f"size {size} is above the maximum of {settings.upload_max_size} bytes")
     # Exactly as the document spells it: "post" is not a method this API names.
     method = _string(body, "method", required=False) or "POST"
     if method not in ("POST", "PUT"):
@@ -152,8 +141,7 @@ def parse_content_type(raw: str, settings: Settings) -> str:
     match = CONTENT_TYPE.fullmatch(value) if len(raw) <= MAX_CONTENT_TYPE_CHARS else None
     allowed = {media.lower() for media in settings.allowed_content_types}
     if match is None or match.group("type").lower() not in allowed:
-        raise UploadError(
-            415,
+        raise UnsupportedType(
             "unsupported_media_type",
             f"content_type {value[:100]!r} is not allowed: at most {MAX_CONTENT_TYPE_CHARS} ASCII "
             f"characters, type/subtype with at most a charset parameter; allowed types: "
@@ -242,7 +230,7 @@ def sanitise_filename(filename: str) -> str:
 def checked_owner(owner: str) -> str:
     """An identity the database can store and compare exactly; anything else is refused (401)."""
     if len(owner) > MAX_OWNER_CHARS or any(unicodedata.category(c) == "Cc" for c in owner):
-        raise UploadError(401, "unauthorized", "the caller's identity is not usable as an owner")
+        raise Unauthorized("unauthorized", "the caller's identity is not usable as an owner")
     return owner
 
 
@@ -316,25 +304,23 @@ def create(
     intent = parse_intent(body, settings)
     if owner == ANONYMOUS and intent.size > settings.anonymous_max_size:
         # Everyone shares the anonymous owner: keep what one unauthenticated caller can park small.
-        raise UploadError(
-            413,
+        raise TooLarge(
             "too_large",
             f"size {intent.size} is above the anonymous maximum of {settings.anonymous_max_size} bytes",
         )
     if intent.size > settings.upload_max_bytes_per_day:
-        raise UploadError(
-            413,
+        raise TooLarge(
             "too_large",
             f"size {intent.size} is above the {settings.upload_max_bytes_per_day} bytes an owner may "
             "announce per day",
         )
     if not settings.bucket_name:
-        raise UploadError(500, "not_configured", "BUCKET_NAME is not configured")
+        raise NotConfigured("not_configured", "BUCKET_NAME is not configured")
     now = now or datetime.now(UTC)
     try:
         quotas.check(session, settings, owner, intent.size, now)
     except quotas.QuotaExceeded as exceeded:
-        raise UploadError(429, "quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
+        raise OverQuota("quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
     upload_id = uuid.uuid4()
     key = new_key(settings, owner, upload_id, intent.filename, intent.content_type)
     # A presigned request lives only as long as a client needs to start sending. A POST form takes no
@@ -446,8 +432,7 @@ def complete(
     parts = _parse_parts(body)
     row = open_multipart(session, owner, upload_id, now)
     if not row.size_announced:
-        raise UploadError(
-            409,
+        raise Conflict(
             "size_not_announced",
             f"upload {upload_id} was started without a size: complete it with "
             f"POST /s3/multipart/{upload_id}/complete",
@@ -494,8 +479,7 @@ def open_multipart(session: Session, owner: str, upload_id: uuid.UUID, now: date
     """The caller's multipart upload, locked, still pending and in time; refuses anything else."""
     row = owned(session, owner, upload_id, lock=True)
     if row.method != "MULTIPART":
-        raise UploadError(
-            409,
+        raise Conflict(
             "not_multipart",
             "only multipart uploads can be completed or aborted; a presigned POST or PUT "
             "cannot be revoked and simply expires",
@@ -503,7 +487,7 @@ def open_multipart(session: Session, owner: str, upload_id: uuid.UUID, now: date
     if lifecycle.is_due(row, now) and lifecycle.expire_due(session, now, owner=owner, upload_id=upload_id):
         session.refresh(row)
     if row.status != "pending" or row.multipart_upload_id is None:
-        raise UploadError(409, f"upload_{row.status}", f"upload {upload_id} is {row.status}")
+        raise Conflict(f"upload_{row.status}", f"upload {upload_id} is {row.status}")
     return row
 
 

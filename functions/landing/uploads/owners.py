@@ -6,7 +6,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from landing.uploads.intents import ANONYMOUS, UploadError, checked_owner
+from landing.settings import Settings
+from landing.uploads.errors import Unauthorized
+from landing.uploads.intents import ANONYMOUS, checked_owner
 
 _PARTITION = r"aws(?:-[a-z]+)*"
 _ACCOUNT = r"\d{12}"
@@ -29,8 +31,8 @@ COGNITO_PREFIX = "cognito-identity:"
 UNAUTHENTICATED = "unauthenticated"
 
 
-def _unusable(what: str) -> UploadError:
-    return UploadError(401, "unauthorized", f"the caller's {what} is not usable as an owner")
+def _unusable(what: str) -> Unauthorized:
+    return Unauthorized("unauthorized", f"the caller's {what} is not usable as an owner")
 
 
 def of_jwt(sub: str) -> str:
@@ -86,3 +88,21 @@ def of_iam(context: Mapping[str, Any], personal_roles: Iterable[str]) -> str:
     if federated := FEDERATED_USER.fullmatch(arn):
         return federated["principal"]
     raise _unusable("IAM principal")
+
+
+def of_request(authorizer: Mapping[str, Any], settings: Settings) -> str:
+    """Who calls, as API Gateway vouched for it (``requestContext.authorizer``): the JWT authorizer's `sub`
+    claim, else the IAM context of a SigV4-signed request (AWS_IAM routes); "anonymous" only when that is
+    allowed."""
+    jwt = authorizer.get("jwt") or {}  # null or absent without a JWT authorizer
+    jwt_sub = (jwt.get("claims") or {}).get("sub") if isinstance(jwt, Mapping) else None
+    iam = authorizer.get("iam")
+    if isinstance(jwt_sub, str) and jwt_sub:
+        return of_jwt(jwt_sub)
+    if iam:
+        if not isinstance(iam, Mapping):
+            raise _unusable("IAM context")
+        return of_iam(iam, settings.personal_role_sessions)
+    if settings.uploads_allow_anonymous:
+        return ANONYMOUS
+    raise Unauthorized("unauthorized", "a JWT with a sub claim (or a SigV4-signed request) is required")

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from landing.db.models import Upload
 from landing.settings import SINGLE_REQUEST_MAX, Settings
 from landing.uploads import quotas
-from landing.uploads.intents import ANONYMOUS, UploadError
+from landing.uploads.errors import OverQuota
+from landing.uploads.intents import ANONYMOUS
 
 
 def single_bound(settings: Settings, owner: str) -> int:
@@ -33,7 +34,7 @@ def reserve(session: Session, settings: Settings, owner: str, wanted: int, now: 
         if granted < 1:
             quotas.check_bytes(session, settings, owner, 1, now)
     except quotas.QuotaExceeded as exceeded:
-        raise UploadError(429, "quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
+        raise OverQuota("quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
     return granted
 
 
@@ -45,5 +46,5 @@ def grow(session: Session, settings: Settings, row: Upload, size: int, now: date
         quotas.lock(session, row.owner)
         quotas.check_bytes(session, settings, row.owner, size - row.max_size, now)
     except quotas.QuotaExceeded as exceeded:
-        raise UploadError(429, "quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
+        raise OverQuota("quota_exceeded", exceeded.message, exceeded.retry_after_s) from None
     row.max_size = size
