@@ -23,6 +23,7 @@ BEFORE, TARGET = "0009", "0010"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="objects and journal rows (1 M)")
+    parser.add_argument("--to", default=TARGET, help=f"the revision to migrate to ({TARGET}; head for all)")
     args = parser.parse_args(argv)
     os.environ["DATABASE_SOCKET_TIMEOUT"] = "3600"
     _url, label, cleanup = environment.prepare_environment(revision=BEFORE)
@@ -51,12 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         event.listen(engine, "before_cursor_execute", before)
         event.listen(engine, "after_cursor_execute", after)
         begun = time.perf_counter()
-        migrate.upgrade(engine, TARGET)
+        migrate.upgrade(engine, args.to)
         total = time.perf_counter() - begun
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
         lines = [
-            f"Revision {TARGET} on {args.rows:,} objects and {args.rows:,} journal rows ({label}; "
+            f"{BEFORE} -> {args.to} on {args.rows:,} objects and {args.rows:,} journal rows ({label}; "
             f"{environment.machine()})",
             "",
             "| statement | time |",
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                 for text, seconds in timings
                 if text.upper().startswith(("ALTER", "CREATE OR REPLACE"))
             ),
-            f"| whole `landing migrate` to {TARGET} (one transaction) | {total * 1000:.0f} ms |",
+            f"| whole `landing migrate` to {args.to} (one transaction) | {total * 1000:.0f} ms |",
         ]
         print("\n".join(lines))
     finally:
