@@ -5,7 +5,7 @@ catalog only: no row is rewritten, whatever the tables hold (objects: millisecon
 widens from varchar(8) to varchar(16), which rewrites no row either, but PostgreSQL rebuilds every
 index holding the column on a partitioned table (it reuses index storage only on plain tables): the
 journal's identity index, partition by partition, under the ACCESS EXCLUSIVE lock of this
-transaction. That is the migration's cost, about 3 s per million journal rows here (docs/journal.md):
+transaction. That is the migration's cost, 1-4 s per million journal rows here (docs/journal.md):
 ingest writes wait on the lock, fail at their lock timeout and are retried. lock_timeout makes the
 migration itself give up (and change nothing) rather than queue behind a long transaction. The check
 on record_type is replaced NOT VALID: every existing row passed the stricter check it replaces, so
