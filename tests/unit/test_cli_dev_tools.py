@@ -21,6 +21,11 @@ def no_dev_tools(monkeypatch):
 @pytest.mark.parametrize("argv", [["demo"], ["event", "s3-put"], ["serve"]])
 def test_a_dev_command_without_the_dev_tools_says_what_to_install(no_dev_tools, monkeypatch, argv):
     monkeypatch.setenv("DATABASE_URL", "postgresql+pg8000://nobody@127.0.0.1:1/none")
+    # demo and serve quieten Powertools through os.environ: recorded here so the test puts them back
+    # (left set, every later test's EMF metrics would be switched off).
+    for name in ("POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL"):
+        monkeypatch.setenv(name, "placeholder")
+        monkeypatch.delenv(name)
     with pytest.raises(SystemExit) as raised:
         cli.main(argv)
     assert "pip install -e '.[dev]'" in str(raised.value.code)
