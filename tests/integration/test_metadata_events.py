@@ -398,3 +398,25 @@ def test_eventbridge_metadata_update_through_the_queue(s3):
     (record,) = updates(key)
     assert (record["source"], record["event_name"]) == ("sqs", "Object Tags Added")
     assert row(key)["object_tags"] == {"team": "b", "pii": "no"}
+
+
+def test_metadata_update_for_a_body_since_overwritten_is_journalled_without_metadata(s3):
+    """Unversioned bucket: the event names the old eTag, HeadObject now answers another body."""
+    key = "meta/overwritten.txt"
+    old_etag, _ = create(s3, key, Tagging="v=1")
+    answer = s3.put_object(Bucket=BUCKET, Key=key, Body=b"another body", Tagging="v=2")
+    handler(
+        s3_event(
+            s3_record(
+                quote_plus(key), etag=answer["ETag"].strip('"'), size=12, sequencer="0055AED6DCD90281F0"
+            )
+        ),
+        None,
+    )
+    current = row(key)
+
+    deliver("eventbridge", "tags-put", key, old_etag, None)
+
+    (record,) = updates(key)
+    assert (record["e_tag"], record["object_tags"], record["storage_class"]) == (old_etag, None, None)
+    assert row(key) == current
