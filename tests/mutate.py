@@ -46,6 +46,15 @@ CATALOG_GUARD = """            where=tuple_(objects.c.sequence_number, objects.c
 
 MUTATIONS = (
     Mutation(
+        "fuzz-limit-bare-int",
+        "limit parsed with a bare int(): any non-numeric limit is a 500 (the deliberate 500 that the "
+        "Schemathesis pass in make test must catch on its own)",
+        "landing/uploads/browse.py",
+        "    if not LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:\n",
+        "    if not 1 <= int(raw) <= MAX_LIMIT:\n",
+        ("tests/fuzz/test_schemathesis.py",),
+    ),
+    Mutation(
         "metadata-update-any-version",
         "a metadata update moves the objects row whatever version it names (a non-current one included)",
         "landing/ingest/catalog.py",
