@@ -189,7 +189,7 @@ MUTATIONS = (
     Mutation(
         "upload-grace-ignored",
         "pending uploads expire as soon as their presigned request does (UPLOAD_GRACE ignored)",
-        "landing/uploads/lifecycle.py",
+        "landing/uploads/expiry.py",
         "    return now - timedelta(seconds=get_settings().upload_grace_s)",
         "    return now",
         ("tests/integration/test_uploads_lifecycle.py",),
@@ -197,7 +197,7 @@ MUTATIONS = (
     Mutation(
         "upload-grace-inclusive",
         "an upload exactly at expiry + grace counts as due (the boundary moves by one tick)",
-        "landing/uploads/lifecycle.py",
+        "landing/uploads/expiry.py",
         '    return (uploads.c.status == "pending") & (uploads.c.expires_at < _due_before(now))',
         '    return (uploads.c.status == "pending") & (uploads.c.expires_at <= _due_before(now))',
         ("tests/integration/test_uploads_lifecycle.py",),
@@ -205,7 +205,7 @@ MUTATIONS = (
     Mutation(
         "expiry-overrides-decided-uploads",
         "the expiry pass expires any upload past its grace, even one ingest already decided",
-        "landing/uploads/lifecycle.py",
+        "landing/uploads/expiry.py",
         '    return (uploads.c.status == "pending") & (uploads.c.expires_at < _due_before(now))',
         "    return uploads.c.expires_at < _due_before(now)",
         ("tests/integration/test_uploads_lifecycle.py",),
@@ -352,7 +352,7 @@ MUTATIONS = (
     Mutation(
         "unannounced-encoding-accepted",
         "ingest accepts an object stored with Content-Encoding: gzip",
-        "landing/uploads/lifecycle.py",
+        "landing/uploads/decisions.py",
         "    if encoding and encoding.lower() != presign.CONTENT_ENCODING:",
         "    if False:",
         (
@@ -403,7 +403,7 @@ MUTATIONS = (
     Mutation(
         "replay-delete-never-retried",
         "the scheduled pass no longer deletes a replay whose first delete failed",
-        "landing/uploads/lifecycle.py",
+        "landing/uploads/sweep.py",
         "    deleted += delete_objects(client, replaced)\n",
         "",
         (
@@ -457,7 +457,7 @@ MUTATIONS = (
         "ole-root-not-followed",
         "an OLE file's root entry past the first bytes is not read",
         "landing/ingest/service.py",
-        "follow=lifecycle.more_to_read",
+        "follow=decisions.more_to_read",
         "follow=None",
         (
             "tests/integration/test_content_sniffing.py::test_an_msi_whose_directory_lies_past_the_first_4_kib_is_rejected",
@@ -488,7 +488,7 @@ MUTATIONS = (
     Mutation(
         "replay-verdict-quarantines-upload",
         "a malware verdict about a replay still current at the key quarantines the accepted upload",
-        "landing/uploads/lifecycle.py",
+        "landing/uploads/quarantine.py",
         "    decided_on = _names_decided_body(scan.e_tag, version_id)\n",
         "    decided_on = uploads.c.id.is_not(None)\n",
         (

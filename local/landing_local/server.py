@@ -361,13 +361,13 @@ def banner(
 def limits_line() -> str:
     """What a client must know to choose single or multipart (GET /s3/limits answers the same)."""
     from landing.settings import get_settings
-    from landing.uploads import intents, reservations
+    from landing.uploads import keys, reservations
 
     settings = get_settings()
     mib = 1024**2
     return (
-        f"one request up to {reservations.single_bound(settings, intents.ANONYMOUS) / mib:g} MiB, multipart "
-        f"above (parts of 5 MiB or more), at most {reservations.upload_bound(settings, intents.ANONYMOUS) / mib:g} "
+        f"one request up to {reservations.single_bound(settings, keys.ANONYMOUS) / mib:g} MiB, multipart "
+        f"above (parts of 5 MiB or more), at most {reservations.upload_bound(settings, keys.ANONYMOUS) / mib:g} "
         "MiB a file (GET /s3/limits)"
     )
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from landing.db import engine as db
 from landing.s3 import clients
-from landing.uploads.intents import owner_segment
+from landing.uploads.keys import owner_segment
 from tests.conftest import rows
 from tests.support.api import Api
 

@@ -12,12 +12,13 @@ from botocore.exceptions import ClientError
 from sqlalchemy import event, text
 
 from landing.db import engine as db
+from landing.db.uow import session_scope, unit_of_work
 from landing.handlers.ingest import handler as ingest
 from landing.handlers.uploads import handler as uploads_handler
 from landing.lambda_context import local_context
 from landing.s3 import clients
 from landing.settings import get_settings
-from landing.uploads import lifecycle
+from landing.uploads import expiry, lifecycle
 from tests.conftest import rows
 from tests.support.api import Api
 from tests.support.events import load, s3_event, s3_record, sqs_event
@@ -312,7 +313,8 @@ def test_rejected_object_in_an_sqs_batch_is_deleted_after_the_commit(api, s3):
 
 
 class TestDeletesWaitForTheOutermostCommit:
-    """The queue of S3 deletes follows the session's transactions, savepoints included."""
+    """What db/uow.py's after_commit queues follows the session's transactions, savepoints included, and
+    runs once the unit of work has committed."""
 
     KEY = "uploads/alice/x/doomed.txt"
 
@@ -322,27 +324,40 @@ class TestDeletesWaitForTheOutermostCommit:
         self.s3 = s3
 
     def queue(self, session) -> None:
-        lifecycle._delete_after_commit(session, lifecycle.ObjectVersion(BUCKET, self.KEY, None))
+        lifecycle.delete_after_commit(session, lifecycle.ObjectVersion(BUCKET, self.KEY, None))
 
     def test_rolled_back_transaction_deletes_nothing(self):
-        with pytest.raises(RuntimeError), db.Session() as session, session.begin():
+        with pytest.raises(RuntimeError), unit_of_work() as session:
             self.queue(session)
             raise RuntimeError("boom")
         assert exists(self.s3, self.KEY)
 
     def test_rolled_back_savepoint_deletes_nothing(self):
-        with db.Session() as session, session.begin():
+        with unit_of_work() as session:
             savepoint = session.begin_nested()
             self.queue(session)
             savepoint.rollback()
         assert exists(self.s3, self.KEY)
 
     def test_released_savepoint_deletes_only_after_the_outer_commit(self):
-        with db.Session() as session, session.begin():
+        with unit_of_work() as session:
             with session.begin_nested():
                 self.queue(session)
             assert exists(self.s3, self.KEY)
         assert not exists(self.s3, self.KEY)
+
+    def test_a_committed_transaction_keeps_its_delete_when_a_later_one_rolls_back(self):
+        other = "uploads/alice/x/kept.txt"
+        self.s3.put_object(Bucket=BUCKET, Key=other, Body=b"y")
+        with session_scope() as work:
+            with work.transaction() as session:
+                self.queue(session)
+            with pytest.raises(RuntimeError), work.transaction() as session:
+                lifecycle.delete_after_commit(session, lifecycle.ObjectVersion(BUCKET, other, None))
+                raise RuntimeError("boom")
+            assert exists(self.s3, self.KEY)  # run once the scope is done, not in between
+        assert not exists(self.s3, self.KEY)
+        assert exists(self.s3, other)
 
 
 @pytest.fixture
@@ -420,14 +435,14 @@ def test_upload_grace_boundary_on_a_fixed_clock(api):
     for now in inside:
         with unit_of_work() as session:
             row = session.get(Upload, upload["id"])
-            assert row is not None and not lifecycle.is_due(row, now), now
-            assert lifecycle.expire_due(session, now, upload_id=row.id) == 0, now
+            assert row is not None and not expiry.is_due(row, now), now
+            assert expiry.expire_due(session, now, upload_id=row.id) == 0, now
         assert upload_row(upload["id"])["status"] == "pending"
 
     with unit_of_work() as session:
         row = session.get(Upload, upload["id"])
-        assert row is not None and lifecycle.is_due(row, just_past)
-        assert lifecycle.expire_due(session, just_past, upload_id=row.id) == 1
+        assert row is not None and expiry.is_due(row, just_past)
+        assert expiry.expire_due(session, just_past, upload_id=row.id) == 1
     assert upload_row(upload["id"])["status"] == "expired"
 
 

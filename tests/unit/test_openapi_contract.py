@@ -9,8 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from landing.settings import DEFAULT_CONTENT_TYPES, load
-from landing.uploads import browse
-from landing.uploads import intents as uploads
+from landing.uploads import browse, validation
 from landing.uploads.errors import UploadError
 from landing_local.apigw import OPENAPI
 from tests.support.openapi import content_type_pattern
@@ -24,7 +23,7 @@ REQUEST = jsonschema_rs.Draft202012Validator(
 
 def accepted(body: object) -> bool:
     try:
-        uploads.parse_intent(body, SETTINGS)
+        validation.parse_intent(body, SETTINGS)
     except UploadError:
         return False
     return True
@@ -33,13 +32,13 @@ def accepted(body: object) -> bool:
 def test_the_document_spells_the_servers_rules():
     put = SCHEMAS["PutUploadRequest"]["properties"]
     assert put["content_type"]["pattern"] == content_type_pattern(DEFAULT_CONTENT_TYPES)
-    assert put["filename"]["pattern"] == uploads.FILENAME_VISIBLE.pattern
-    assert put["filename"]["maxLength"] == uploads.MAX_FILENAME_CHARS
+    assert put["filename"]["pattern"] == validation.FILENAME_VISIBLE.pattern
+    assert put["filename"]["maxLength"] == validation.MAX_FILENAME_CHARS
     assert put["size"]["maximum"] == SETTINGS.multipart_threshold
     assert SCHEMAS["PostUploadRequest"]["properties"]["size"]["maximum"] == SETTINGS.upload_max_size
     metadata = SCHEMAS["Metadata"]
-    assert metadata["maxProperties"] == uploads.MAX_METADATA_ENTRIES
-    assert metadata["additionalProperties"]["maxLength"] == uploads.MAX_METADATA_VALUE_CHARS
+    assert metadata["maxProperties"] == validation.MAX_METADATA_ENTRIES
+    assert metadata["additionalProperties"]["maxLength"] == validation.MAX_METADATA_VALUE_CHARS
     for path in ("/uploads", "/objects"):
         (limit,) = (p for p in OPENAPI["paths"][path]["get"]["parameters"] if p["name"] == "limit")
         assert limit["schema"]["maximum"] == browse.MAX_LIMIT

@@ -18,8 +18,7 @@ from landing.handlers.uploads import STATUS
 from landing.s3 import clients
 from landing.s3.head import Head
 from landing.settings import load
-from landing.uploads import intents as uploads
-from landing.uploads import lifecycle, presign
+from landing.uploads import decisions, keys, presign, validation
 from landing.uploads.errors import UploadError
 from tests.support import sigv4
 
@@ -58,19 +57,19 @@ def offline_client(region: str = "eu-west-1", endpoint: str | None = None):
     ],
 )
 def test_filenames_are_neutralised(filename, expected):
-    assert uploads.sanitise_filename(filename) == expected
+    assert keys.sanitise_filename(filename) == expected
 
 
 def test_very_long_filename_is_cut_keeping_its_extension():
-    name = uploads.sanitise_filename("é" * 500 + ".tar")
+    name = keys.sanitise_filename("é" * 500 + ".tar")
     assert name.endswith(".tar")
-    assert len(name.encode("utf-8")) <= uploads.MAX_KEY_NAME_BYTES
+    assert len(name.encode("utf-8")) <= keys.MAX_KEY_NAME_BYTES
     name.encode("utf-8").decode("utf-8")  # never cut inside a character
 
 
 def test_key_is_prefix_owner_uuid_and_sanitised_name():
     upload_id = uuid.UUID(UPLOAD_ID)
-    key = uploads.new_key(SETTINGS, "alice", upload_id, "../x/y.txt", "text/plain")
+    key = keys.new_key(SETTINGS, "alice", upload_id, "../x/y.txt", "text/plain")
     assert key == f"uploads/alice/{UPLOAD_ID}/y.txt"
 
 
@@ -89,14 +88,14 @@ def test_key_is_prefix_owner_uuid_and_sanitised_name():
     ],
 )
 def test_the_stored_extension_follows_the_declared_type(filename, declared, stored):
-    key = uploads.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), filename, declared)
+    key = keys.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), filename, declared)
     assert key.rsplit("/", 1)[-1] == stored
 
 
 def test_a_long_name_keeps_the_declared_types_extension_within_the_key_budget():
-    key = uploads.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), "x" * 300 + ".html", "text/csv")
+    key = keys.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), "x" * 300 + ".html", "text/csv")
     name = key.rsplit("/", 1)[-1]
-    assert name.endswith(".csv") and len(name.encode()) <= uploads.MAX_KEY_NAME_BYTES
+    assert name.endswith(".csv") and len(name.encode()) <= keys.MAX_KEY_NAME_BYTES
 
 
 @pytest.mark.parametrize(
@@ -121,21 +120,21 @@ def test_a_long_name_keeps_the_declared_types_extension_within_the_key_budget():
 @pytest.mark.parametrize("declared", ["text/plain", "application/octet-stream", "image/png"])
 def test_a_file_name_that_runs_when_opened_is_refused(filename, declared):
     with pytest.raises(UploadError) as refused:
-        uploads.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), filename, declared)
+        keys.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), filename, declared)
     assert (STATUS[type(refused.value)], refused.value.code) == (400, "executable_filename")
 
 
 def test_an_executable_type_allowed_by_configuration_keeps_its_name():
-    key = uploads.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), "tool.exe", "application/x-msdownload")
+    key = keys.new_key(SETTINGS, "alice", uuid.UUID(UPLOAD_ID), "tool.exe", "application/x-msdownload")
     assert key.endswith("/tool.exe")
 
 
 @pytest.mark.parametrize("owner", ["auth0|123", "../other", ".", "a/b", "x" * 200, "ünïcode"])
 def test_unsafe_owner_becomes_a_stable_digest_segment(owner):
-    segment = uploads.owner_segment(owner)
-    assert segment == uploads.owner_segment(owner)
+    segment = keys.owner_segment(owner)
+    assert segment == keys.owner_segment(owner)
     assert segment.startswith("h-") and "/" not in segment and len(segment) == 42
-    assert uploads.owner_segment(owner + "!") != segment
+    assert keys.owner_segment(owner + "!") != segment
 
 
 def valid(**changes):
@@ -183,13 +182,13 @@ BAD_REQUESTS = [
 @pytest.mark.parametrize(("body", "status", "code"), BAD_REQUESTS)
 def test_bad_request_is_refused_with_status_and_code(body, status, code):
     with pytest.raises(UploadError) as refused:
-        uploads.parse_intent(body, SETTINGS)
+        validation.parse_intent(body, SETTINGS)
     assert (STATUS[type(refused.value)], refused.value.code) == (status, code)
     assert refused.value.message
 
 
 def test_good_request_defaults_to_post_and_keeps_content_type_parameters():
-    intent = uploads.parse_intent(
+    intent = validation.parse_intent(
         valid(content_type="Text/Plain; charset=utf-8", metadata={"dept": "finance"}), SETTINGS
     )
     assert (intent.method, intent.content_type, intent.metadata) == (
@@ -205,7 +204,8 @@ def test_good_request_defaults_to_post_and_keeps_content_type_parameters():
 )
 def test_a_plain_type_with_at_most_a_charset_is_accepted(content_type):
     assert (
-        uploads.parse_intent(valid(content_type=content_type), SETTINGS).content_type == content_type.strip()
+        validation.parse_intent(valid(content_type=content_type), SETTINGS).content_type
+        == content_type.strip()
     )
 
 
@@ -213,15 +213,17 @@ def test_a_content_type_longer_than_255_characters_is_refused_even_when_configur
     long_type = "x" * 120 + "/" + "y" * 120
     settings = replace(SETTINGS, allowed_content_types=(long_type,))
     with_charset = long_type + "; charset=utf8"
-    assert uploads.parse_intent(valid(content_type=with_charset), settings).content_type == with_charset
+    assert validation.parse_intent(valid(content_type=with_charset), settings).content_type == with_charset
     with pytest.raises(UploadError) as refused:
-        uploads.parse_intent(valid(content_type=long_type + "; charset=utf-8"), settings)
+        validation.parse_intent(valid(content_type=long_type + "; charset=utf-8"), settings)
     assert STATUS[type(refused.value)] == 415
 
 
 def test_size_above_threshold_goes_multipart_whatever_was_asked():
-    assert uploads.parse_intent(valid(size=100 * 1024**2), SETTINGS).method == "POST"
-    assert uploads.parse_intent(valid(size=100 * 1024**2 + 1, method="PUT"), SETTINGS).method == "MULTIPART"
+    assert validation.parse_intent(valid(size=100 * 1024**2), SETTINGS).method == "POST"
+    assert (
+        validation.parse_intent(valid(size=100 * 1024**2 + 1, method="PUT"), SETTINGS).method == "MULTIPART"
+    )
 
 
 def decode_policy(fields: dict[str, str]) -> dict:
@@ -410,7 +412,7 @@ def head(content_type="text/plain", metadata=None, encoding=None):
     ],
 )
 def test_object_is_judged_against_its_announcement(method, size, object_head, verdict):
-    reason = lifecycle.violation(uuid.UUID(UPLOAD_ID), method, "text/plain", 10, size, object_head)
+    reason = decisions.violation(uuid.UUID(UPLOAD_ID), method, "text/plain", 10, size, object_head)
     if verdict is None:
         assert reason is None
     else:

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from sqlalchemy import String, bindparam, select
+from sqlalchemy import String, bindparam, event, select
 from sqlalchemy import func as sql_func
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from landing.db import engine as db
 from landing.db.pgwire import COMMIT_WITH_STATEMENT, prepared
@@ -17,22 +17,51 @@ from landing.settings import get_settings
 # Time kept back from the Lambda deadline to roll back, log and answer.
 DEADLINE_MARGIN_MS = 1500
 
-CommittedHook = Callable[[Session, Any], None]
-# Work that runs once a unit of work has committed, on its still-open session and outside any
-# transaction (publishing the outbox rows the work wrote). Features register here so this module
-# never imports them; a hook must not raise, the work it follows is already committed.
-_committed_hooks: list[CommittedHook] = []
+AfterCommit = Callable[[Session, Any], None]
+# Work that must wait until a transaction has committed for good (an S3 delete of a rejected object,
+# publishing the outbox rows a status change wrote): queued with the transaction or savepoint open now,
+# forgotten if that rolls back, and run by the unit of work (or session scope) once its block is done,
+# outside any transaction, on the still-open session. Features queue here so this module never imports
+# them; an action must not raise, the work it follows is already committed.
+_QUEUED = "landing.db.uow.queued"
+_READY = "landing.db.uow.ready"
+_LISTENING = "landing.db.uow.listening"
 
 
-def on_committed(hook: CommittedHook) -> None:
-    """Run ``hook(session, context)`` after every unit of work (or session scope) that succeeded."""
-    if hook not in _committed_hooks:
-        _committed_hooks.append(hook)
+def after_commit(session: Session, action: AfterCommit) -> None:
+    """Run ``action(session, context)`` once the transaction open now on ``session`` has committed."""
+    if not session.info.get(_LISTENING):
+        session.info[_LISTENING] = True
+        event.listen(session, "after_commit", _committed_transaction)
+        event.listen(session, "after_soft_rollback", _rolled_back)
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_QUEUED, []).append((transaction, action))
 
 
-def _committed(session: Session, context: Any | None) -> None:
-    for hook in _committed_hooks:
-        hook(session, context)
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Forget what was queued inside a transaction or savepoint that rolled back."""
+    queued = session.info.get(_QUEUED) or []
+    session.info[_QUEUED] = [(t, action) for t, action in queued if not _within(t, previous_transaction)]
+
+
+def _committed_transaction(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released; the outer transaction may still roll back
+    queued = session.info.pop(_QUEUED, None) or []
+    session.info.setdefault(_READY, []).extend(action for _, action in queued)
+
+
+def _run_committed(session: Session, context: Any | None) -> None:
+    for action in session.info.pop(_READY, None) or []:
+        action(session, context)
 
 
 def statement_budget_ms(context: Any | None) -> int:
@@ -91,14 +120,14 @@ def session_scope(context: Any | None = None) -> Iterator[Work]:
     db.require_engine()
     with db.Session() as session:
         yield Work(session, context)
-        _committed(session, context)
+        _run_committed(session, context)
 
 
 @contextmanager
 def unit_of_work(context: Any | None = None, one_statement: bool = False) -> Iterator[Session]:
     """``with Session() as session, session.begin():`` plus the invocation's time bound.
 
-    Commits when the block succeeds (then runs the committed hooks), rolls back when it raises,
+    Commits when the block succeeds (then runs what was queued with ``after_commit``), rolls back when it raises,
     always closes (returning the connection to the module-level pool). With ``one_statement`` the
     block promises to run exactly one (prepared) statement: COMMIT is sent with it, so BEGIN, the
     statement and COMMIT cost one round trip, and a second statement raises instead of running
@@ -111,4 +140,4 @@ def unit_of_work(context: Any | None = None, one_statement: bool = False) -> Ite
             if one_statement:
                 session.connection().execution_options(**{COMMIT_WITH_STATEMENT: True})
             yield session
-        _committed(session, context)
+        _run_committed(session, context)

@@ -12,12 +12,10 @@ with quiet_imports():
     from landing.ingest import batch
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
-    from landing.outbox import publisher
     from landing.s3 import deliveries, notifications
     from landing.s3.fields import InvalidEvent
 
 # Lifecycle events of the uploads an invocation decided are published once its work has committed.
-publisher.install()
 
 
 @metrics.log_metrics

@@ -14,12 +14,10 @@ with quiet_imports():
     from landing.db.uow import unit_of_work
     from landing.lambda_context import local_context
     from landing.observability import logger, metrics
-    from landing.outbox import publisher
     from landing.settings import SettingsError, get_settings
     from landing.uploads import api, errors, owners, scheduled
 
 app = APIGatewayHttpResolver(cors=api.cors())
-publisher.install()
 # Domain refusals (uploads/errors.py) as HTTP statuses: the only place that knows them.
 STATUS: dict[type[errors.UploadError], int] = {
     errors.Invalid: 400,

@@ -12,13 +12,13 @@ from landing.s3 import head
 from landing.s3.head import Head, HeadOutcome
 from landing.s3.notifications import Identity, S3Record
 from landing.s3.scans import ScanResult
-from landing.uploads import lifecycle
+from landing.uploads import decisions
 
 
 def enrich_records(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
     """HEAD each create and metadata update before the unit of work opens, so no transaction waits
     on S3."""
-    return head.head_many(records, follow=lifecycle.more_to_read)
+    return head.head_many(records, follow=decisions.more_to_read)
 
 
 def first_failure(
@@ -34,7 +34,7 @@ def first_failure(
 def is_one_statement(records: Sequence[S3Record], scans: Sequence[ScanResult] = ()) -> bool:
     """True when ``apply`` writes these records with a single statement (no upload to decide, no
     malware scan result to record, no metadata update to apply)."""
-    return not scans and not lifecycle.concerns(records) and not catalog.has_metadata_updates(records)
+    return not scans and not decisions.concerns(records) and not catalog.has_metadata_updates(records)
 
 
 def apply(
@@ -52,10 +52,10 @@ def apply(
     result = catalog.record_events(session, records, usable)
     # Uploads announced through the API are decided here, in the same unit of work; keys outside
     # the upload prefix cost no statement.
-    lifecycle.on_recorded(session, records, usable)
+    decisions.on_recorded(session, records, usable)
     # A verdict may have come first; only uploads' keys pay for the look-up (bucket drops' verdicts
     # apply when they name the current body on arrival).
-    verdicts.apply_early_verdicts(session, lifecycle.concerned_keys(records))
+    verdicts.apply_early_verdicts(session, decisions.concerned_keys(records))
     if not scans:
         return result
     scanned = verdicts.record_scans(session, scans)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from landing.db.models import Object, ObjectScan
 from landing.s3.scans import MAX_CLOCK_SKEW, ScanResult
-from landing.uploads import lifecycle
+from landing.uploads import quarantine
 
 objects: Table = Object.__table__  # type: ignore[assignment]
 object_scans: Table = ObjectScan.__table__  # type: ignore[assignment]
@@ -101,7 +101,7 @@ def _apply(session: Session, scans: Sequence[ScanResult]) -> tuple[int, int]:
         if marked is not None:
             marked_scans.append((scan, marked))
     changed = sum(
-        lifecycle.on_verdict(session, upload_id, scan, version_id)
+        quarantine.on_verdict(session, upload_id, scan, version_id)
         for scan, (upload_id, version_id) in marked_scans
         if upload_id is not None
     )

@@ -177,8 +177,8 @@ def _count(result: Published) -> None:
 
 
 def publish_committed(session: Session, context: Any | None) -> None:
-    """Unit-of-work hook: publish the events of the uploads this session changed, before the invocation
-    returns. Never raises: the change is committed, and whatever is not published waits in the outbox."""
+    """After-commit action (uploads' note_changed queues it with db/uow.py's after_commit): publish the
+    events of the uploads this session changed, before the invocation returns. Never raises: the change is committed, and whatever is not published waits in the outbox."""
     upload_ids: set[uuid.UUID] = session.info.pop(OUTBOX_WRITTEN, None) or set()
     if not upload_ids or not get_settings().event_bus_name or session.in_transaction():
         return
@@ -193,11 +193,6 @@ def publish_committed(session: Session, context: Any | None) -> None:
         logger.exception("could not publish lifecycle events; the scheduled pass will")
         result = Published(failed=len(upload_ids))
     _count(result)
-
-
-def install() -> None:
-    """Publish after every unit of work that changed an upload's status (handlers call this at import)."""
-    uow.on_committed(publish_committed)
 
 
 @dataclass(frozen=True, slots=True)

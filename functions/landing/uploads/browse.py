@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from landing.db.models import UPLOAD_STATUSES, Object, Upload
 from landing.settings import Settings
-from landing.uploads import intents, lifecycle
+from landing.uploads import expiry, intents, keys
 from landing.uploads.errors import UploadError, bad_request
 
 DEFAULT_LIMIT = 50
@@ -106,7 +106,7 @@ def list_uploads(
     status = parse_status(query.get("status"))
     limit = parse_limit(query.get("limit"))
     cursor = decode_cursor(query.get("cursor"), 2)
-    lifecycle.expire_due(session, now or datetime.now(UTC), owner=owner)
+    expiry.expire_due(session, now or datetime.now(UTC), owner=owner)
     statement = select(Upload).where(Upload.owner == owner)
     if status is not None:
         statement = statement.where(Upload.status == status)
@@ -158,7 +158,7 @@ def list_objects(
     when it is the very key of an upload whose owner is the caller. ``prefix`` is matched against the
     full key and only narrows the caller's own area (uploads/<owner>/).
     """
-    area = intents.owner_prefix(settings, owner)
+    area = keys.owner_prefix(settings, owner)
     prefix = query.get("prefix") or ""
     if not is_text(prefix):
         raise bad_request(

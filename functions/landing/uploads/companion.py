@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from landing.db.models import Upload
 from landing.settings import Settings
-from landing.uploads import intents, lifecycle, presign, reservations
+from landing.uploads import intents, keys, lifecycle, presign, reservations, validation
 from landing.uploads.errors import Conflict, NotConfigured, TooLarge, UploadError, bad_request, not_found
 
 if TYPE_CHECKING:
@@ -51,11 +51,12 @@ def limits(settings: Settings, owner: str) -> dict[str, Any]:
 def _filename(value: object) -> str:
     if (
         not isinstance(value, str)
-        or not intents.FILENAME_VISIBLE.search(value)
-        or len(value) > intents.MAX_FILENAME_CHARS
+        or not validation.FILENAME_VISIBLE.search(value)
+        or len(value) > validation.MAX_FILENAME_CHARS
     ):
         raise bad_request(
-            "invalid_filename", f"filename must be a string of 1 to {intents.MAX_FILENAME_CHARS} characters"
+            "invalid_filename",
+            f"filename must be a string of 1 to {validation.MAX_FILENAME_CHARS} characters",
         )
     return value
 
@@ -70,7 +71,7 @@ def _metadata(raw: Mapping[str, object], *, from_query: bool) -> dict[str, str]:
         if lowered in UPPY_META or value is None or (from_query and value == "null"):
             continue
         kept[lowered] = value
-    return intents.parse_metadata(kept)
+    return validation.parse_metadata(kept)
 
 
 def _new_upload(
@@ -82,7 +83,7 @@ def _new_upload(
     return Upload(
         id=upload_id,
         bucket=settings.bucket_name,
-        key=intents.new_key(settings, owner, upload_id, filename, content_type),
+        key=keys.new_key(settings, owner, upload_id, filename, content_type),
         content_type=content_type,
         owner=owner,
         status="pending",
@@ -114,7 +115,7 @@ def params(
         elif name not in PARAMS_QUERY:
             raise bad_request("unknown_parameter", f"unknown query parameter {name[:64]!r}")
     filename = _filename(query.get("filename"))
-    content_type = intents.parse_content_type(query.get("type") or "", settings)
+    content_type = validation.parse_content_type(query.get("type") or "", settings)
     metadata = _metadata(metadata_raw, from_query=True)
     now = now or datetime.now(UTC)
     row = _new_upload(settings, owner, filename, content_type, metadata, now)
@@ -162,7 +163,7 @@ def create_multipart(
     raw_type = body.get("type")
     if not isinstance(raw_type, str):
         raise bad_request("invalid_content_type", "type must be a string")
-    content_type = intents.parse_content_type(raw_type, settings)
+    content_type = validation.parse_content_type(raw_type, settings)
     raw_metadata = body.get("metadata")
     if raw_metadata is not None and not isinstance(raw_metadata, Mapping):
         raise bad_request("invalid_metadata", "metadata must be an object of string values")

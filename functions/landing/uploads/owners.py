@@ -8,7 +8,7 @@ from typing import Any
 
 from landing.settings import Settings
 from landing.uploads.errors import Unauthorized
-from landing.uploads.intents import ANONYMOUS, checked_owner
+from landing.uploads.keys import ANONYMOUS, checked_owner
 
 _PARTITION = r"aws(?:-[a-z]+)*"
 _ACCOUNT = r"\d{12}"

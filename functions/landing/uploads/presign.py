@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import quote
 
 if TYPE_CHECKING:
@@ -48,6 +48,17 @@ def stored_headers(key: str) -> dict[str, str]:
     how the object is later presented (rendered inline as a page, saved under another name, cached by
     shared caches)."""
     return {"Content-Disposition": content_disposition(key), "Cache-Control": CACHE_CONTROL}
+
+
+class Target(TypedDict):
+    """What every presigned request names: the object, its type and metadata, and how long it lives."""
+
+    bucket: str
+    key: str
+    content_type: str
+    upload_id: str
+    metadata: Mapping[str, str]
+    expires_s: int
 
 
 @dataclass(frozen=True, slots=True)

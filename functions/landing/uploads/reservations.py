@@ -10,7 +10,7 @@ from landing.db.models import Upload
 from landing.settings import SINGLE_REQUEST_MAX, Settings
 from landing.uploads import quotas
 from landing.uploads.errors import OverQuota
-from landing.uploads.intents import ANONYMOUS
+from landing.uploads.keys import ANONYMOUS
 
 
 def single_bound(settings: Settings, owner: str) -> int:

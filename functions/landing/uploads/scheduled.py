@@ -14,7 +14,7 @@ from landing.observability import logger, metrics
 from landing.outbox import publisher
 from landing.s3 import clients
 from landing.settings import get_settings
-from landing.uploads import lifecycle
+from landing.uploads import sweep
 
 
 def is_schedule(event: object) -> bool:
@@ -51,7 +51,7 @@ def run(context: Any) -> dict[str, Any]:
     publish the lifecycle events the outbox still holds, then keep the journal's partitions."""
     now = datetime.now(UTC)
     with unit_of_work(context) as session:
-        result = lifecycle.sweep(session, clients.signing_client(), now)
+        result = sweep.sweep(session, clients.signing_client(), now)
     metrics.add_metric(name="UploadsExpired", unit=MetricUnit.Count, value=result.expired)
     with session_scope(context) as work:
         events = publisher.drain(work.session, context)
