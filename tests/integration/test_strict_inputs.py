@@ -115,6 +115,7 @@ def test_cursors_the_api_issued_still_page_through(alice):
     ("change", "code"),
     [
         ({"method": "post"}, "invalid_method"),
+        ({"method": ""}, "invalid_method"),  # found by make fuzz (seed 11): was read as POST
         ({"method": "Put", "checksum_sha256": CHECKSUM}, "invalid_method"),
         ({"method": None}, "invalid_method"),
         ({"checksum_sha256": None}, "invalid_checksum"),

@@ -60,7 +60,7 @@ fields = {
         st.integers(min_value=-1, max_value=6 * 1024**3),
         st.sampled_from([100 * 1024**2, 100 * 1024**2 + 1, 5 * 1024**3, 5 * 1024**3 + 1, 5.0, 2.5]),
     ),
-    "method": st.sampled_from(["POST", "PUT", "post", None]),
+    "method": st.sampled_from(["POST", "PUT", "post", "", None]),
     "checksum_sha256": st.sampled_from([CHECKSUM, "", CHECKSUM[:-1], None]),
     "metadata": st.one_of(
         st.dictionaries(

@@ -106,7 +106,8 @@ def parse_intent(body: object, settings: Settings) -> Intent:
     if size > settings.upload_max_size:
         raise TooLarge("too_large", f"size {size} is above the maximum of {settings.upload_max_size} bytes")
     # Exactly as the document spells it: "post" is not a method this API names.
-    method = _string(body, "method", required=False) or "POST"
+    method = _string(body, "method", required=False)
+    method = "POST" if method is None else method
     if method not in ("POST", "PUT"):
         raise bad_request("invalid_method", "method must be POST or PUT")
     if size > settings.multipart_threshold:
