@@ -435,7 +435,7 @@ MUTATIONS = (
     Mutation(
         "hta-wsf-sct-not-sniffed",
         "HTA, WSF and scriptlet markup pass as text",
-        "landing/uploads/content.py",
+        "landing/s3/sniffing.py",
         "        if pattern.search(text):",
         "        if False:",
         (
@@ -446,7 +446,7 @@ MUTATIONS = (
     Mutation(
         "shortcut-signatures-ignored",
         "shortcut, registry, Internet-shortcut, help and console signatures pass",
-        "landing/uploads/content.py",
+        "landing/s3/sniffing.py",
         "        if runs is not None:",
         "        if False:",
         (
@@ -467,7 +467,7 @@ MUTATIONS = (
     Mutation(
         "unread-ole-root-trusted",
         "an OLE file whose root storage was not read passes as a document",
-        "landing/uploads/content.py",
+        "landing/s3/sniffing.py",
         '        return Detected(\n            "application/x-msi",\n            "an OLE compound file',
         '        return None\n        return Detected(\n            "application/x-msi",\n            "an OLE compound file',
         (
@@ -477,7 +477,7 @@ MUTATIONS = (
     Mutation(
         "msi-clsid-big-endian",
         "the MSI CLSID is compared big-endian, as OLE never stores it",
-        "landing/uploads/content.py",
+        "landing/s3/sniffing.py",
         '"000C1084-0000-0000-C000-000000000046").bytes_le',
         '"000C1084-0000-0000-C000-000000000046").bytes',
         (

@@ -10,10 +10,9 @@ from botocore.exceptions import ClientError
 
 from landing.handlers.ingest import handler as ingest
 from landing.lambda_context import local_context
-from landing.s3 import clients
+from landing.s3 import clients, sniffing
 from landing.s3 import head as s3head
 from landing.settings import get_settings
-from landing.uploads import content
 from tests.conftest import rows
 from tests.integration.test_uploads_lifecycle import exists, upload_row
 from tests.support import files
@@ -120,7 +119,7 @@ def test_a_body_stored_with_an_unannounced_content_encoding_is_rejected(api, s3,
 @pytest.mark.parametrize("declared", ["application/msword", "application/octet-stream"])
 def test_an_msi_whose_directory_lies_past_the_first_4_kib_is_rejected(api, s3, allow_everything, declared):
     data = files.msi(directory_sector=12)
-    assert content.root_entry_offset(data) > get_settings().sniff_bytes
+    assert sniffing.root_entry_offset(data) > get_settings().sniff_bytes
 
     upload = send(api, s3, data, declared, filename="setup.doc")
 

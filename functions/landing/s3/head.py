@@ -29,7 +29,7 @@ _RESTORE_ONGOING = re.compile(r'ongoing-request="(true|false)"')
 _RESTORE_EXPIRY = re.compile(r'expiry-date="([^"]+)"')
 
 
-# One OLE directory entry: what ``follow`` asks to read (uploads/content.py judges it).
+# One OLE directory entry: what ``follow`` asks to read (s3/sniffing.py reads it).
 DIRECTORY_ENTRY_BYTES = 128
 
 

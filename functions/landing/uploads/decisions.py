@@ -22,11 +22,12 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session
 
 from landing.observability import logger, metrics
+from landing.s3 import sniffing
 from landing.s3.head import Head
 from landing.s3.notifications import Identity, S3Record
+from landing.s3.sniffing import media_type
 from landing.settings import get_settings
 from landing.uploads import content, presign
-from landing.uploads.content import media_type
 from landing.uploads.presign import UPLOAD_ID_META
 
 if TYPE_CHECKING:
@@ -75,17 +76,17 @@ def violation(
     return content.violation(declared_type, detected_of(head))
 
 
-def detected_of(head: Head | None) -> content.Detected | None:
+def detected_of(head: Head | None) -> sniffing.Detected | None:
     """What the object's first bytes are, when they were read."""
     if head is None or head.first_bytes is None:
         return None
-    return content.detect(head.first_bytes, head.root_entry)
+    return sniffing.detect(head.first_bytes, head.root_entry)
 
 
 def more_to_read(first_bytes: bytes) -> int | None:
     """Where the content checks need another directory entry's worth of the object (an OLE file's
     root storage, which says whether it is an installer), or None."""
-    return content.root_entry_offset(first_bytes)
+    return sniffing.root_entry_offset(first_bytes)
 
 
 def _concerned(records: Sequence[S3Record]) -> list[S3Record]:

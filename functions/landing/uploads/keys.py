@@ -8,6 +8,7 @@ import unicodedata
 import uuid
 from typing import TYPE_CHECKING
 
+from landing.s3 import sniffing
 from landing.settings import Settings
 from landing.uploads import content
 from landing.uploads.errors import (
@@ -91,7 +92,7 @@ def new_key(settings: Settings, owner: str, upload_id: uuid.UUID, filename: str,
         raise bad_request(
             "executable_filename",
             f"files named *.{content.extension(name)} are run when opened and are not accepted as "
-            f"{content.media_type(content_type)}",
+            f"{sniffing.media_type(content_type)}",
         )
     name = sanitise_filename(content.stored_name(name, content_type))
     return f"{owner_prefix(settings, owner)}{upload_id}/{name}"
