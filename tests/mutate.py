@@ -57,7 +57,7 @@ MUTATIONS = (
     Mutation(
         "metadata-update-any-version",
         "a metadata update moves the objects row whatever version it names (a non-current one included)",
-        "landing/ingest/catalog.py",
+        "landing/ingest/metadata.py",
         "                objects.c.version_id.is_not_distinct_from(rows.c.version_id),\n",
         "",
         ("tests/integration/test_metadata_events.py",),
@@ -65,7 +65,7 @@ MUTATIONS = (
     Mutation(
         "metadata-update-older-read-wins",
         "a metadata update read from S3 earlier overwrites one read later that committed first",
-        "landing/ingest/catalog.py",
+        "landing/ingest/metadata.py",
         "                newer,\n",
         "",
         ("tests/unit/test_catalog.py",),
@@ -498,7 +498,7 @@ MUTATIONS = (
     Mutation(
         "s3-route-key-not-checked",
         "an /s3 multipart route takes any ?key= with the upload id (the key is half of the upload's name)",
-        "landing/uploads/companion.py",
+        "landing/uploads/multipart.py",
         "    if row.key != key:\n",
         "    if False:\n",
         ("tests/integration/test_uppy_routes.py",),
@@ -506,7 +506,7 @@ MUTATIONS = (
     Mutation(
         "s3-part-signed-past-the-bound",
         "a part is signed however much the parts S3 already holds exceed the upload's maximum",
-        "landing/uploads/companion.py",
+        "landing/uploads/multipart.py",
         "        if held >= bound:\n",
         "        if False:\n",
         ("tests/integration/test_uppy_routes.py",),
@@ -514,7 +514,7 @@ MUTATIONS = (
     Mutation(
         "s3-part-number-unbounded",
         "a part number that alone makes the upload larger than its maximum is still signed",
-        "landing/uploads/companion.py",
+        "landing/uploads/multipart.py",
         "        if (number - 1) * presign.MIN_PART_SIZE >= bound:\n",
         "        if False:\n",
         ("tests/integration/test_uppy_routes.py",),
@@ -522,7 +522,7 @@ MUTATIONS = (
     Mutation(
         "s3-completion-unbounded",
         "parts adding up to more than the maximum are completed into an object",
-        "landing/uploads/companion.py",
+        "landing/uploads/multipart.py",
         "        if total > bound:\n",
         "        if False:\n",
         ("tests/integration/test_uppy_routes.py",),
@@ -530,7 +530,7 @@ MUTATIONS = (
     Mutation(
         "s3-reservation-outside-the-quota",
         "signing parts of an upload without an announced size never counts against the daily byte quota",
-        "landing/uploads/companion.py",
+        "landing/uploads/multipart.py",
         "        reservations.grow(session, settings, row, min(bound, held + largest), now)\n",
         "        pass\n",
         ("tests/integration/test_uppy_routes.py",),

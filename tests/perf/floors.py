@@ -66,7 +66,7 @@ def naive_handler(url: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
     from landing.db.journal import month_start
     from landing.ingest import batch as ingest_batch
-    from landing.ingest import catalog
+    from landing.ingest import catalog, rows
     from landing.ingest import service as ingest
     from landing.observability import logger, metrics
     from landing.s3 import notifications
@@ -89,14 +89,14 @@ def naive_handler(url: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
                 journal = journal.on_conflict_do_nothing(constraint="uq_object_events_identity")
                 journalled += session.execute(journal).rowcount  # type: ignore[attr-defined]
                 row = catalog._object_row(record, head if not isinstance(head, Exception) else None)
-                upsert = insert(catalog.objects).values(row)
+                upsert = insert(rows.objects).values(row)
                 upsert = upsert.on_conflict_do_update(
                     index_elements=["bucket", "key"],
                     set_={
                         **{c: upsert.excluded[c] for c in catalog.DECIDED_COLUMNS},
                         "updated_at": func.now(),
                     },
-                    where=tuple_(catalog.objects.c.sequence_number, catalog.objects.c.is_deleted)
+                    where=tuple_(rows.objects.c.sequence_number, rows.objects.c.is_deleted)
                     < tuple_(upsert.excluded.sequence_number, upsert.excluded.is_deleted),
                 )
                 applied += session.execute(upsert).rowcount  # type: ignore[attr-defined]

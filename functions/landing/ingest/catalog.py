@@ -1,4 +1,4 @@
-"""Journal and current-state writes: one Core statement per batch, ordering decided by the database."""
+"""Journal + current-state writes: one Core statement per batch, guarded by the S3 sequencer."""
 
 from __future__ import annotations
 
@@ -10,35 +10,28 @@ from typing import Any
 from sqlalchemy import (
     Executable,
     Table,
-    and_,
-    bindparam,
     case,
-    column,
     func,
     literal_column,
-    or_,
     select,
     tuple_,
-    update,
 )
-from sqlalchemy.dialects.postgresql import JSON, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.selectable import TableValuedAlias
 
 from landing.db import journal
 from landing.db.models import (
-    MUTABLE_METADATA_COLUMNS,
     OBJECT_EVENT_COLUMNS,
     OBJECT_STATE_COLUMNS,
-    Object,
     ObjectEvent,
 )
 from landing.db.pgwire import prepared
+from landing.ingest.metadata import APPLY_METADATA, metadata_rows
+from landing.ingest.rows import body_of, head_columns, iso, objects, rowset
 from landing.s3 import sniffing
 from landing.s3.head import Head, is_multipart
 from landing.s3.notifications import Identity, S3Record
 
-objects: Table = Object.__table__  # type: ignore[assignment]
 object_events: Table = ObjectEvent.__table__  # type: ignore[assignment]
 
 # Columns an event (plus its HEAD answer) decides; created_at and upload_id are kept on update.
@@ -67,38 +60,8 @@ class WriteResult:
 
 
 JOURNAL_COLUMNS = OBJECT_EVENT_COLUMNS
+
 OBJECT_COLUMNS = ("bucket", "key", *DECIDED_COLUMNS)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _described(head: Head | None) -> dict[str, Any]:
-    """The metadata columns HeadObject (and GetObjectTagging) answered for one version."""
-    return {
-        "storage_class": head.storage_class if head else None,
-        "user_metadata": head.user_metadata if head else None,
-        "checksum_algorithm": head.checksum_algorithm if head else None,
-        "object_tags": head.object_tags if head else None,
-        "encryption_status": head.encryption_status if head else None,
-        "is_bucket_key_enabled": head.is_bucket_key_enabled if head else None,
-        "kms_key_arn": head.kms_key_arn if head else None,
-        "restore_status": head.restore_status if head else None,
-        "restore_expiry_date": _iso(head.restore_expiry_date) if head else None,
-    }
-
-
-def _body(record: S3Record, head: Head | None) -> tuple[str | None, int | None, str | None]:
-    """(version_id, size, e_tag) of the version a create or metadata update names: the event's,
-    completed by HeadObject's (which was asked for that version and eTag)."""
-    if head is None:
-        return record.version_id, record.size, record.e_tag
-    return (
-        record.version_id or head.version_id,
-        record.size if record.size is not None else head.size,
-        record.e_tag or head.e_tag,
-    )
 
 
 def _journal_row(record: S3Record, head: Head | None) -> dict[str, Any]:
@@ -106,17 +69,17 @@ def _journal_row(record: S3Record, head: Head | None) -> dict[str, Any]:
     (a delete has none; a removed version's HEAD describes another version, so it is not used)."""
     if record.record_type == "DELETE":
         version_id, size, e_tag = record.version_id, None, None
-        described = _described(None)
+        described = head_columns(None)
     else:
-        version_id, size, e_tag = _body(record, head)
-        described = _described(head)
+        version_id, size, e_tag = body_of(record, head)
+        described = head_columns(head)
     return {
         "bucket": record.bucket,
         "key": record.key,
         "sequence_number": record.sequencer,
         "record_type": record.record_type,
         "event_name": record.event_name,
-        "record_timestamp": _iso(record.event_time),
+        "record_timestamp": iso(record.event_time),
         "version_id": version_id,
         "size": size,
         "e_tag": e_tag,
@@ -127,7 +90,7 @@ def _journal_row(record: S3Record, head: Head | None) -> dict[str, Any]:
         "is_multipart": is_multipart(e_tag),
         "requester": record.requester,
         "source_ip_address": record.source_ip_address,
-        "last_modified_date": _iso(head.last_modified) if head and record.record_type != "DELETE" else None,
+        "last_modified_date": iso(head.last_modified) if head and record.record_type != "DELETE" else None,
     }
 
 
@@ -160,9 +123,9 @@ def _object_row(record: S3Record, head: Head | None) -> dict[str, Any]:
             "content_type": None,
             "last_modified_date": None,
             "is_deleted": True,
-            "deleted_at": _iso(record.event_time),
+            "deleted_at": iso(record.event_time),
             "detected_type": None,
-            **_described(None),
+            **head_columns(None),
             **_delete_marker(record),
             "is_multipart": None,
             "requester": record.requester,
@@ -189,16 +152,16 @@ def _live_row(
         "size": size,
         "e_tag": e_tag,
         "content_type": head.content_type if head else None,
-        "last_modified_date": _iso(last_modified),
+        "last_modified_date": iso(last_modified),
         "is_deleted": False,
         "deleted_at": None,
         "detected_type": _detected_type(head),
-        **_described(head),
+        **head_columns(head),
         "is_delete_marker": False,
         "is_multipart": is_multipart(e_tag),
         "requester": record.requester,
         "source_ip_address": record.source_ip_address,
-        "metadata_read_at": _iso(head.read_at) if head else None,
+        "metadata_read_at": iso(head.read_at) if head else None,
     }
 
 
@@ -216,15 +179,6 @@ def _rank(row: Mapping[str, Any]) -> tuple[str, bool]:
     return (row["sequence_number"], row["is_deleted"])
 
 
-def _rowset(name: str, table: Table, columns: Sequence[str]) -> TableValuedAlias:
-    """``json_to_recordset(:name) AS name(column type, ...)``: any number of rows in one parameter."""
-    return (
-        func.json_to_recordset(bindparam(name, type_=JSON))
-        .table_valued(*(column(c, table.c[c].type) for c in columns))
-        .render_derived(name=name, with_types=True)
-    )
-
-
 def _write_statement() -> Executable:
     """The journal insert and the objects upsert as one statement whose text never changes.
 
@@ -232,8 +186,8 @@ def _write_statement() -> Executable:
     SQLAlchemy compiles it once per process, and the connection prepares it once (``prepared``),
     so the server does not parse and plan it again for every invocation.
     """
-    event_rows = _rowset("event_rows", object_events, JOURNAL_COLUMNS)
-    object_rows = _rowset("object_rows", objects, OBJECT_COLUMNS)
+    event_rows = rowset("event_rows", object_events, JOURNAL_COLUMNS)
+    object_rows = rowset("object_rows", objects, OBJECT_COLUMNS)
     events_insert = (
         insert(object_events)
         .from_select(
@@ -282,80 +236,6 @@ def _write_statement() -> Executable:
 
 WRITE_EVENTS = _write_statement()
 
-# What a metadata update changes, and the body it must name: (version_id, e_tag) of the row.
-METADATA_ROW_COLUMNS = ("bucket", "key", "version_id", "e_tag", *MUTABLE_METADATA_COLUMNS, "metadata_read_at")
-
-
-def _metadata_statement() -> Executable:
-    """Metadata updates onto the objects rows whose current body they name, in one statement.
-
-    Only the mutable metadata columns move (never version_id, size, e_tag, is_deleted or
-    content_type, never the sequence_number that orders content events), and only where something
-    differs, so a redelivered update changes nothing. updated_at moves with them: readers that poll
-    for recent changes see the change, and reconcile leaves alone a row written after its listing.
-    A separate statement from WRITE_EVENTS because one statement cannot modify a row twice.
-    """
-    rows = _rowset("metadata_rows", objects, METADATA_ROW_COLUMNS)
-    names = MUTABLE_METADATA_COLUMNS
-    # Of two updates processed at once, the one that asked S3 later wins, whichever commits last.
-    newer = or_(objects.c.metadata_read_at.is_(None), objects.c.metadata_read_at < rows.c.metadata_read_at)
-    changed = tuple_(*(objects.c[name] for name in names)).is_distinct_from(
-        tuple_(*(rows.c[name] for name in names))
-    )
-    return prepared(
-        update(objects)
-        .values(
-            {
-                **{name: rows.c[name] for name in names},
-                "metadata_read_at": rows.c.metadata_read_at,
-                "updated_at": func.now(),
-            }
-        )
-        .where(
-            and_(
-                objects.c.bucket == rows.c.bucket,
-                objects.c.key == rows.c.key,
-                objects.c.is_deleted.is_(False),
-                objects.c.version_id.is_not_distinct_from(rows.c.version_id),
-                objects.c.e_tag == rows.c.e_tag,
-                newer,
-                changed,
-            )
-        )
-    )
-
-
-APPLY_METADATA = _metadata_statement()
-
-
-def _metadata_rows(
-    records: Sequence[S3Record], heads: Mapping[Identity, Head | None]
-) -> list[dict[str, Any]]:
-    """One row per (bucket, key, version) whose metadata S3 described: the state read last wins
-    (they were all read in this invocation, after every event was sent)."""
-    found: dict[tuple[str, str, str | None], dict[str, Any]] = {}
-    for record in records:
-        head = heads.get(record.identity)
-        if record.record_type != "UPDATE_METADATA" or head is None:
-            continue  # S3 could not describe the version (gone, replaced, denied): nothing to apply
-        version_id, _size, e_tag = _body(record, head)
-        described = _described(head)
-        found[(record.bucket, record.key, version_id)] = {
-            "bucket": record.bucket,
-            "key": record.key,
-            "version_id": version_id,
-            "e_tag": e_tag,
-            **{name: described[name] for name in MUTABLE_METADATA_COLUMNS},
-            "metadata_read_at": _iso(head.read_at),
-        }
-    return [
-        row for _, row in sorted(found.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or ""))
-    ]
-
-
-def has_metadata_updates(records: Sequence[S3Record]) -> bool:
-    return any(record.record_type == "UPDATE_METADATA" for record in records)
-
 
 def record_events(
     session: Session,
@@ -392,7 +272,7 @@ def record_events(
     }
     # A Core statement: run it on the session's connection, skipping the ORM's execution layer.
     journalled, updates, applied = session.connection().execute(WRITE_EVENTS, params).one()
-    metadata = _metadata_rows(records, heads)
+    metadata = metadata_rows(records, heads)
     if metadata:
         session.connection().execute(APPLY_METADATA, {"metadata_rows": metadata})
     return WriteResult(received=len(records), journalled=int(journalled), applied=int(applied) + int(updates))

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy.orm import Session
 
 from landing.errors import RetryableS3Error
-from landing.ingest import catalog, verdicts
+from landing.ingest import catalog, metadata, verdicts
 from landing.s3 import head
 from landing.s3.head import Head, HeadOutcome
 from landing.s3.notifications import Identity, S3Record
@@ -34,7 +34,7 @@ def first_failure(
 def is_one_statement(records: Sequence[S3Record], scans: Sequence[ScanResult] = ()) -> bool:
     """True when ``apply`` writes these records with a single statement (no upload to decide, no
     malware scan result to record, no metadata update to apply)."""
-    return not scans and not decisions.concerns(records) and not catalog.has_metadata_updates(records)
+    return not scans and not decisions.concerns(records) and not metadata.has_metadata_updates(records)
 
 
 def apply(

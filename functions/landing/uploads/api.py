@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from landing.observability import logger, metrics
 from landing.s3 import clients
 from landing.settings import Settings, SettingsError, get_settings
-from landing.uploads import browse, companion, intents
+from landing.uploads import browse, companion, intents, multipart
 from landing.uploads.errors import UploadError
 
 Answer = dict[str, Any] | list[Any]
@@ -109,14 +109,14 @@ ROUTES = (
     Route(
         "GET",
         "/s3/multipart/<upload_id>",
-        lambda s, r: companion.list_parts(
+        lambda s, r: multipart.list_parts(
             s, clients.signing_client(), r.owner, r.params["upload_id"], r.query
         ),
     ),
     Route(
         "GET",
         "/s3/multipart/<upload_id>/<part_number>",
-        lambda s, r: companion.sign_part(
+        lambda s, r: multipart.sign_part(
             s,
             clients.signing_client(),
             r.settings,
@@ -129,7 +129,7 @@ ROUTES = (
     Route(
         "POST",
         "/s3/multipart/<upload_id>/complete",
-        lambda s, r: companion.complete(
+        lambda s, r: multipart.complete(
             s, clients.signing_client(), r.settings, r.owner, r.params["upload_id"], r.query, r.body
         ),
         reads_body=True,
@@ -137,6 +137,6 @@ ROUTES = (
     Route(
         "DELETE",
         "/s3/multipart/<upload_id>",
-        lambda s, r: companion.abort(s, clients.signing_client(), r.owner, r.params["upload_id"], r.query),
+        lambda s, r: multipart.abort(s, clients.signing_client(), r.owner, r.params["upload_id"], r.query),
     ),
 )
