@@ -457,7 +457,7 @@ MUTATIONS = (
         "ole-root-not-followed",
         "an OLE file's root entry past the first bytes is not read",
         "landing/ingest/service.py",
-        "follow=decisions.more_to_read",
+        "follow=sniffing.root_entry_offset",
         "follow=None",
         (
             "tests/integration/test_content_sniffing.py::test_an_msi_whose_directory_lies_past_the_first_4_kib_is_rejected",

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from landing.errors import RetryableS3Error
 from landing.ingest import catalog, metadata, verdicts
-from landing.s3 import head
+from landing.s3 import head, sniffing
 from landing.s3.head import Head, HeadOutcome
 from landing.s3.notifications import Identity, S3Record
 from landing.s3.scans import ScanResult
@@ -18,7 +18,7 @@ from landing.uploads import decisions
 def enrich_records(records: Sequence[S3Record]) -> dict[Identity, HeadOutcome]:
     """HEAD each create and metadata update before the unit of work opens, so no transaction waits
     on S3."""
-    return head.head_many(records, follow=decisions.more_to_read)
+    return head.head_many(records, follow=sniffing.root_entry_offset)
 
 
 def first_failure(

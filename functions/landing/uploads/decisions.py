@@ -83,12 +83,6 @@ def detected_of(head: Head | None) -> sniffing.Detected | None:
     return sniffing.detect(head.first_bytes, head.root_entry)
 
 
-def more_to_read(first_bytes: bytes) -> int | None:
-    """Where the content checks need another directory entry's worth of the object (an OLE file's
-    root storage, which says whether it is an installer), or None."""
-    return sniffing.root_entry_offset(first_bytes)
-
-
 def _concerned(records: Sequence[S3Record]) -> list[S3Record]:
     """Records that may decide an upload: creates under the upload prefix."""
     prefix = get_settings().upload_prefix
