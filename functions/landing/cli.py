@@ -100,12 +100,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Per-invocation EMF metric blobs would drown the request log; set the variable to see them.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     _database()
-    server = _dev("server")
+    serve = _dev("serve")
     authorizer = None
     if args.jwt_secret_file:
         secret = Path(args.jwt_secret_file).read_text(encoding="utf-8").strip()
         authorizer = _dev("authorizer").JwtAuthorizer(secret, issuer=args.jwt_issuer)
-    return int(server.run(args.host, args.port, sweep_s=args.sweep_interval, authorizer=authorizer))
+    return int(serve.run(args.host, args.port, sweep_s=args.sweep_interval, authorizer=authorizer))
 
 
 def cmd_upload(args: argparse.Namespace) -> int:

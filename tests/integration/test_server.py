@@ -19,8 +19,9 @@ from werkzeug.wrappers import Request
 from landing.db import engine as db
 from landing.s3 import clients
 from landing_local import apigw
+from landing_local.background import Background
 from landing_local.demo import setup_bucket
-from landing_local.server import UPLOADS_TIMEOUT_S, Application, Background, Invoker
+from landing_local.server import UPLOADS_TIMEOUT_S, Application, Invoker
 from tests.conftest import rows
 from tests.support.events import load
 from tests.support.serve import wait_for
@@ -336,7 +337,8 @@ def test_the_page_may_not_be_framed_and_loads_only_its_own_code(api_s3):
 
 
 def test_binding_beyond_loopback_is_announced_loudly_and_widens_the_host_check():
-    from landing_local.server import allowed_hosts, exposed_warning
+    from landing_local.serve import exposed_warning
+    from landing_local.server import allowed_hosts
 
     assert allowed_hosts("127.0.0.1") == frozenset({"localhost", "127.0.0.1", "::1"})
     assert "192.168.1.20" in allowed_hosts("192.168.1.20")  # type: ignore[operator]
