@@ -12,6 +12,7 @@ from landing.s3 import head, sniffing
 from landing.s3.head import Head, HeadOutcome
 from landing.s3.notifications import Identity, S3Record
 from landing.s3.scans import ScanResult
+from landing.settings import get_settings
 from landing.uploads import decisions
 
 
@@ -31,10 +32,16 @@ def first_failure(
     return None
 
 
+def announced(records: Sequence[S3Record]) -> list[S3Record]:
+    """The records that may decide an upload announced through the API: creates under the upload prefix."""
+    prefix = get_settings().upload_prefix
+    return [r for r in records if r.record_type == "CREATE" and r.key.startswith(prefix)]
+
+
 def is_one_statement(records: Sequence[S3Record], scans: Sequence[ScanResult] = ()) -> bool:
     """True when ``apply`` writes these records with a single statement (no upload to decide, no
     malware scan result to record, no metadata update to apply)."""
-    return not scans and not decisions.concerns(records) and not metadata.has_metadata_updates(records)
+    return not scans and not announced(records) and not metadata.has_metadata_updates(records)
 
 
 def apply(
@@ -50,12 +57,14 @@ def apply(
         identity: outcome for identity, outcome in heads.items() if not isinstance(outcome, Exception)
     }
     result = catalog.record_events(session, records, usable)
-    # Uploads announced through the API are decided here, in the same unit of work; keys outside
-    # the upload prefix cost no statement.
-    decisions.on_recorded(session, records, usable)
-    # A verdict may have come first; only uploads' keys pay for the look-up (bucket drops' verdicts
-    # apply when they name the current body on arrival).
-    verdicts.apply_early_verdicts(session, decisions.concerned_keys(records))
+    uploads = announced(records)
+    if uploads:
+        # Uploads announced through the API are decided here, in the same unit of work: the one call
+        # into uploads/ per event. Keys outside the upload prefix cost no statement.
+        decisions.on_recorded(session, uploads, usable)
+        # A verdict may have come first; only uploads' keys pay for the look-up (bucket drops' verdicts
+        # apply when they name the current body on arrival).
+        verdicts.apply_early_verdicts(session, {(r.bucket, r.key) for r in uploads})
     if not scans:
         return result
     scanned = verdicts.record_scans(session, scans)

@@ -83,30 +83,13 @@ def detected_of(head: Head | None) -> sniffing.Detected | None:
     return sniffing.detect(head.first_bytes, head.root_entry)
 
 
-def _concerned(records: Sequence[S3Record]) -> list[S3Record]:
-    """Records that may decide an upload: creates under the upload prefix."""
-    prefix = get_settings().upload_prefix
-    return [r for r in records if r.record_type == "CREATE" and r.key.startswith(prefix)]
-
-
-def concerns(records: Sequence[S3Record]) -> bool:
-    """True when ``on_recorded`` has work (and statements) for these records."""
-    return bool(_concerned(records))
-
-
-def concerned_keys(records: Sequence[S3Record]) -> set[tuple[str, str]]:
-    """(bucket, key) of the records that may decide an upload."""
-    return {(r.bucket, r.key) for r in _concerned(records)}
-
-
 def on_recorded(session: Session, records: Sequence[S3Record], heads: Mapping[Identity, Head | None]) -> int:
-    """Ingest hook, in the caller's unit of work: link objects to their uploads and decide the uploads.
-
-    Costs nothing for keys outside the upload prefix. Returns how many uploads changed status.
-    Rejected objects are deleted from S3 once the unit of work commits.
+    """Decide the uploads these creates (under the upload prefix: ingest/service.py picks them) may
+    decide, in the caller's unit of work: link objects to their uploads, move the uploads. Returns how
+    many uploads changed status. Rejected objects are deleted from S3 once the unit of work commits.
     """
     newest: dict[tuple[str, str], S3Record] = {}
-    for record in _concerned(records):
+    for record in records:
         current = newest.get((record.bucket, record.key))
         if current is None or record.sequencer > current.sequencer:
             newest[(record.bucket, record.key)] = record
