@@ -210,10 +210,18 @@ def complete(
         raise bad_request(
             "invalid_parts", f"parts must list part_number 1..{expected} once each, in order, with their etag"
         )
+    assemble(client, row, parts)
+    return view(row)
+
+
+def assemble(client: S3Client, row: Upload, parts: list[tuple[int, str]]) -> None:
+    """CompleteMultipartUpload for a locked pending row; S3's refusal as a 400 naming its code.
+
+    The row stays locked while S3 assembles the parts, so a concurrent abort or expiry waits.
+    """
     assert row.multipart_upload_id is not None
     from botocore.exceptions import ClientError
 
-    # The row stays locked while S3 assembles the parts, so a concurrent abort or expiry waits.
     try:
         presign.complete_multipart(
             client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id, parts=parts
@@ -221,7 +229,6 @@ def complete(
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", "S3Error"))
         raise bad_request("s3_" + re.sub(r"(?<!^)(?=[A-Z])", "_", code).lower(), str(error)) from None
-    return view(row)
 
 
 def _parse_parts(body: object) -> list[tuple[int, str]]:

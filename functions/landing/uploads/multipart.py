@@ -204,17 +204,7 @@ def complete(
         reservations.grow(session, settings, row, total, now)
         row.max_size = total
     session.flush()
-    assert row.multipart_upload_id is not None
-    from botocore.exceptions import ClientError
-
-    # The row stays locked while S3 assembles the parts, so a concurrent abort or expiry waits.
-    try:
-        presign.complete_multipart(
-            client, bucket=row.bucket, key=row.key, multipart_upload_id=row.multipart_upload_id, parts=parts
-        )
-    except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", "S3Error"))
-        raise bad_request("s3_" + re.sub(r"(?<!^)(?=[A-Z])", "_", code).lower(), str(error)) from None
+    intents.assemble(client, row, parts)
     return {"location": object_url(client, row.bucket, row.key), "key": row.key, "bucket": row.bucket}
 
 
